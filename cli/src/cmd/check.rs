@@ -1,0 +1,204 @@
+//! `certwatch check`: probe sites (concurrently, bounded), judge, record.
+//!
+//! Probing and parsing run on a pool of `--jobs` threads; judging and
+//! recording run on the main thread, one store transaction per site, so the
+//! history is written by one connection and results print in input order.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use certwatch_engine::check::{unix_now, Analysis, CheckError, Engine};
+use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
+use certwatch_engine::probe::{self, ProbeConfig, Probed, Site};
+use certwatch_engine::report::{checked_json, error_json};
+use certwatch_engine::store::Store;
+use certwatch_engine::verdict::{Evidence, History};
+
+use crate::args::CheckArgs;
+use crate::ctx::Ctx;
+use crate::exit::Status;
+use crate::render;
+
+/// Most sites one `--file` may list.
+const MAX_SITES: usize = 1_000_000;
+
+type Prepared = Result<(Analysis, Evidence, Probed), CheckError>;
+
+pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
+    let (sites, mut status) = collect_sites(&a)?;
+    if sites.is_empty() {
+        if status == Status::Ok {
+            bail!("no sites to check: give HOST[:PORT] or --file FILE");
+        }
+        return Ok(status);
+    }
+    let secs = |s: f64, what: &str| -> Result<Duration> {
+        if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+            bail!("--{what} must be between 0 and 3600 seconds");
+        }
+        Ok(Duration::from_secs_f64(s))
+    };
+    let base = ProbeConfig {
+        connect_timeout: secs(a.connect_timeout, "connect-timeout")?,
+        handshake_timeout: secs(a.timeout, "timeout")?,
+        connect_to: a.connect.clone(),
+        proxy: None,
+    };
+    let engine = Arc::new(Engine {
+        classifier: ctx.classifier()?,
+        probe: base,
+        evidence: Vec::new(),
+    });
+    let mut store = if a.no_store { None } else { Some(ctx.store()?) };
+    // --no-store still judges against the history when one exists.
+    let reader = if a.no_store && ctx.paths.db.exists() {
+        Store::open(&ctx.paths.db).ok()
+    } else {
+        None
+    };
+    let color = render::use_color();
+    let progress = sites.len() > 1 && std::io::stderr().is_terminal() && !a.json;
+    let total = sites.len();
+
+    let mut emit = |site: &Site, prepared: Prepared| -> Result<Status> {
+        let now = unix_now();
+        let result = prepared.and_then(|(analysis, evidence, probed)| match store.as_mut() {
+            Some(s) => engine.conclude(site, analysis, evidence, Some(&probed), Some(s), now),
+            None => {
+                let history = reader
+                    .as_ref()
+                    .and_then(|r| r.history(site).ok())
+                    .unwrap_or_else(History::default);
+                Ok(engine.judge_only(site, analysis, evidence, &history, now))
+            }
+        });
+        let st = match &result {
+            Ok(c) => Status::from(c.verdict.severity),
+            Err(_) => Status::Unknown,
+        };
+        let line = match (&result, a.json) {
+            (Ok(c), true) => checked_json(c).to_string(),
+            (Err(e), true) => error_json(site, now, e).to_string(),
+            (Ok(c), false) => render::checked(c, color).trim_end().to_string(),
+            (Err(e), false) => render::failed(site, e, color),
+        };
+        if !(a.quiet && st == Status::Ok) {
+            super::out(&line)?;
+        }
+        if let Err(CheckError::Store(e)) = &result {
+            // The store failing is fatal for the whole run: nothing would be recorded.
+            bail!("{e}");
+        }
+        Ok(st)
+    };
+
+    if sites.len() == 1 {
+        let site = &sites[0];
+        let prepared = prepare(&engine, site);
+        return Ok(status.worst(emit(site, prepared)?));
+    }
+
+    let jobs = (a.jobs as usize).min(sites.len()).max(1);
+    let queue = Arc::new(Mutex::new(sites.clone().into_iter().enumerate()));
+    let (tx, rx) = mpsc::sync_channel::<(usize, Prepared)>(jobs * 2);
+    let mut workers = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let queue = queue.clone();
+        let tx = tx.clone();
+        let engine = engine.clone();
+        workers.push(std::thread::spawn(move || loop {
+            let next = queue.lock().ok().and_then(|mut q| q.next());
+            let Some((i, site)) = next else { break };
+            if tx.send((i, prepare(&engine, &site))).is_err() {
+                break;
+            }
+        }));
+    }
+    drop(tx);
+    let mut pending: BTreeMap<usize, Prepared> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut done = 0usize;
+    for (i, p) in rx {
+        pending.insert(i, p);
+        while let Some(p) = pending.remove(&next) {
+            status = status.worst(emit(&sites[next], p)?);
+            next += 1;
+            done += 1;
+            if progress && (done % 10 == 0 || done == total) {
+                let mut e = std::io::stderr().lock();
+                let _ = write!(e, "\rchecked {done}/{total}");
+                if done == total {
+                    let _ = writeln!(e);
+                }
+            }
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(status)
+}
+
+fn prepare(engine: &Engine, site: &Site) -> Prepared {
+    let mut cfg = engine.probe.clone();
+    cfg.proxy = proxy_for(&site.host, &ProcessEnv)
+        .map_err(|e| CheckError::Probe(probe::ProbeError::Proxy(e.to_string())))?;
+    let probed = probe::probe(site, &cfg)?;
+    let now = unix_now();
+    let (analysis, evidence) = engine.prepare(site, &probed.chain, Some(&probed), now)?;
+    Ok((analysis, evidence, probed))
+}
+
+/// Sites from the arguments and `--file`; bad entries are reported and make the status UNKNOWN.
+fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, Status)> {
+    let mut sites = Vec::new();
+    let mut status = Status::Ok;
+    for h in &a.hosts {
+        match Site::parse(h, 443) {
+            Ok(s) => sites.push(s),
+            Err(e) => {
+                eprintln!(
+                    "certwatch: {}",
+                    certwatch_engine::sanitize::sanitize(&e.to_string())
+                );
+                status = Status::Unknown;
+            }
+        }
+    }
+    if let Some(path) = &a.file {
+        let reader: Box<dyn std::io::BufRead> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.with_context(|| format!("{}: line {}", path.display(), n + 1))?;
+            let entry = line.split('#').next().unwrap_or("").trim();
+            if entry.is_empty() {
+                continue;
+            }
+            if sites.len() >= MAX_SITES {
+                bail!("{}: more than {MAX_SITES} sites", path.display());
+            }
+            match Site::parse(entry, 443) {
+                Ok(s) => sites.push(s),
+                Err(e) => {
+                    eprintln!(
+                        "certwatch: {}:{}: {}",
+                        path.display(),
+                        n + 1,
+                        certwatch_engine::sanitize::sanitize(&e.to_string())
+                    );
+                    status = Status::Unknown;
+                }
+            }
+        }
+    }
+    Ok((sites, status))
+}

@@ -1,0 +1,57 @@
+//! `certwatch inspect`: the same analysis on a chain file, offline.
+
+use anyhow::{Context as _, Result};
+use certwatch_engine::check::{unix_now, Engine};
+use certwatch_engine::model::{parse_cert, split_chain};
+use certwatch_engine::probe::{ProbeConfig, Site};
+use certwatch_engine::report::checked_json;
+use certwatch_engine::verdict::History;
+
+use crate::args::InspectArgs;
+use crate::ctx::Ctx;
+use crate::exit::Status;
+use crate::render;
+
+pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<Status> {
+    let bytes =
+        std::fs::read(&a.chain).with_context(|| format!("cannot read {}", a.chain.display()))?;
+    let ders = split_chain(&bytes).with_context(|| format!("{}", a.chain.display()))?;
+    let now = match &a.at {
+        Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .with_context(|| {
+                format!("--at {t:?} is not an RFC 3339 time (e.g. 2024-01-31T12:00:00Z)")
+            })?
+            .unix_timestamp(),
+        None => unix_now(),
+    };
+    let host = match &a.host {
+        Some(h) => h.clone(),
+        None => {
+            let leaf = parse_cert(&ders[0])
+                .with_context(|| format!("{}: certificate #0", a.chain.display()))?;
+            leaf.sans
+                .first()
+                .cloned()
+                .or(leaf.subject_cn.clone())
+                .unwrap_or_else(|| "unknown.invalid".into())
+                .trim_start_matches("*.")
+                .to_string()
+        }
+    };
+    let site = Site::parse(&host, 443)?;
+    let engine = Engine {
+        classifier: ctx.classifier()?,
+        probe: ProbeConfig::default(),
+        evidence: Vec::new(),
+    };
+    let (analysis, evidence) = engine
+        .prepare(&site, &ders, None, now)
+        .with_context(|| format!("{}", a.chain.display()))?;
+    let checked = engine.judge_only(&site, analysis, evidence, &History::default(), now);
+    if a.json {
+        super::out(&checked_json(&checked).to_string())?;
+    } else {
+        super::out(render::checked(&checked, render::use_color()).trim_end())?;
+    }
+    Ok(Status::from(checked.verdict.severity))
+}

@@ -1,0 +1,16 @@
+//! One module per subcommand.
+
+pub mod accept;
+pub mod check;
+pub mod history;
+pub mod inspect;
+
+/// Writes a line to stdout; a closed pipe (`| head`) is not an error.
+pub fn out(line: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(Into::into),
+    }
+}

@@ -1,0 +1,49 @@
+//! `certwatch`: the command-line front end. Thin: parse, dispatch, exit.
+
+mod args;
+mod cmd;
+mod ctx;
+mod exit;
+mod render;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::exit::Status;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let status = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Status::Ok,
+                _ => Status::Unknown,
+            };
+            let _ = e.print();
+            return ExitCode::from(status.code());
+        }
+    };
+    let status = match run(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = certwatch_engine::sanitize::sanitize(&format!("{e:#}"));
+            let _ = writeln!(std::io::stderr(), "certwatch: {msg}");
+            Status::Unknown
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(status.code())
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<Status> {
+    let ctx = ctx::Ctx::new(cli.global)?;
+    match cli.command {
+        args::Command::Check(a) => cmd::check::run(&ctx, a),
+        args::Command::Inspect(a) => cmd::inspect::run(&ctx, a),
+        args::Command::History(a) => cmd::history::run(&ctx, a),
+        args::Command::Accept(a) => cmd::accept::run(&ctx, a),
+    }
+}

@@ -1,0 +1,116 @@
+//! Where certwatch keeps its files, and keeping them private.
+//!
+//! Precedence: `--db FILE` (the database alone) > `CERTWATCH_HOME=DIR` (config,
+//! database, log-list cache and socket all inside DIR) > the platform
+//! directories (`~/.local/share/certwatch`, `~/.config/certwatch`,
+//! `$XDG_RUNTIME_DIR/certwatch`). Directories certwatch creates are 0700,
+//! files 0600; a loosened mode is tightened again on open.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::probe::proxy::Env;
+
+/// The resolved locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// Data directory (database, caches).
+    pub data_dir: PathBuf,
+    /// Config directory (`config.toml`).
+    pub config_dir: PathBuf,
+    /// The history database.
+    pub db: PathBuf,
+    /// Directory for the daemon's socket.
+    pub runtime_dir: PathBuf,
+}
+
+impl Paths {
+    /// Resolves paths from the environment; `db` overrides the database file.
+    pub fn resolve(env: &dyn Env, db: Option<PathBuf>) -> io::Result<Paths> {
+        let (data_dir, config_dir, runtime_dir) = match env.var("CERTWATCH_HOME") {
+            Some(home) => {
+                let h = PathBuf::from(home);
+                (h.clone(), h.clone(), h)
+            }
+            None => {
+                let dirs = directories::ProjectDirs::from("org", "certwatch", "certwatch")
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "no home directory: set CERTWATCH_HOME or pass --db",
+                        )
+                    })?;
+                let data = dirs.data_dir().to_path_buf();
+                let runtime = dirs
+                    .runtime_dir()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| data.clone());
+                (data, dirs.config_dir().to_path_buf(), runtime)
+            }
+        };
+        let db = db.unwrap_or_else(|| data_dir.join("certwatch.db"));
+        Ok(Paths {
+            data_dir,
+            config_dir,
+            db,
+            runtime_dir,
+        })
+    }
+
+    /// The config file.
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+}
+
+/// Creates `dir` (and parents) if missing; the last component gets mode 0700.
+/// An existing directory that certwatch owns is tightened to 0700.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    if !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir)?;
+    }
+    tighten(dir, 0o700)
+}
+
+/// Creates `file` with mode 0600 if missing; tightens an existing one to 0600.
+pub fn ensure_private_file(file: &Path) -> io::Result<()> {
+    if !file.exists() {
+        let mut o = fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        match o.open(file) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    tighten(file, 0o600)
+}
+
+/// Sets `mode` on `path` if its group/other bits are looser.
+pub fn tighten(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path)?;
+        let cur = meta.permissions().mode() & 0o777;
+        if cur & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The JSON shape of a check: the serialization boundary shared by
+//! `certwatch check --json`, `inspect --json`, the daemon's IPC and the native
+//! host. Internal types do not derive serde; this module maps them. Fields
+//! are only ever added, never renamed (scripts depend on them).
+
+use serde_json::{json, Value};
+
+use crate::ca::CaIdentity;
+use crate::check::{CheckError, Checked};
+use crate::model::CertInfo;
+use crate::probe::Site;
+use crate::verdict::Reason;
+
+/// RFC 3339 UTC for Unix seconds.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// JSON for a CA identity.
+pub fn ca_json(ca: &CaIdentity) -> Value {
+    json!({
+        "name": ca.short(),
+        "owner": ca.owner,
+        "issuer_org": ca.issuer_org,
+        "intermediate": ca.intermediate,
+        "intermediate_spki_sha256": ca.intermediate_spki,
+        "root": ca.root,
+        "root_spki_sha256": ca.root_spki,
+        "trust": ca.trust.as_str(),
+    })
+}
+
+/// JSON for one certificate.
+pub fn cert_json(c: &CertInfo) -> Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "sha256": c.sha256,
+        "spki_sha256": c.spki_sha256,
+        "not_before": rfc3339(c.not_before),
+        "not_after": rfc3339(c.not_after),
+        "sans": c.sans,
+        "key_type": c.key_type,
+        "is_ca": c.is_ca,
+    })
+}
+
+/// JSON for reasons.
+pub fn reasons_json(reasons: &[Reason]) -> Value {
+    Value::Array(
+        reasons
+            .iter()
+            .map(|r| json!({"code": r.code.as_str(), "severity": r.severity.as_str(), "message": r.message}))
+            .collect(),
+    )
+}
+
+/// The full JSON object for a completed check.
+pub fn checked_json(c: &Checked) -> Value {
+    let t = &c.analysis.trust;
+    let mut v = json!({
+        "host": c.site.host,
+        "port": c.site.port,
+        "checked_at": rfc3339(c.at),
+        "severity": c.verdict.severity.as_str(),
+        "reasons": reasons_json(&c.verdict.reasons),
+        "trust": t.kind.as_str(),
+        "anchor": t.anchor.as_ref().map(|a| json!({"subject": a.subject, "name": a.name, "spki_sha256": a.spki_sha256})),
+        "validity": {
+            "expired": t.expired,
+            "not_yet_valid": t.not_yet_valid,
+            "name_mismatch": t.name_mismatch,
+            "self_signed": t.self_signed,
+            "errors": t.errors,
+        },
+        "ca": ca_json(&c.analysis.ca),
+        "previous_ca": c.verdict.previous_ca.as_ref().map(ca_json),
+        "chain": c.analysis.chain.iter().map(cert_json).collect::<Vec<_>>(),
+        "tls": c.probed.as_ref().map(|p| json!({
+            "protocol": p.protocol, "cipher": p.cipher, "peer": p.peer, "certificates_presented": p.presented,
+        })),
+        "stored": c.stored,
+        "error": Value::Null,
+    });
+    if let Some(i) = &c.evidence.interceptor {
+        v["interceptor"] = json!(i);
+    }
+    v
+}
+
+/// The JSON object for a check that could not reach a verdict.
+pub fn error_json(site: &Site, at: i64, e: &CheckError) -> Value {
+    json!({
+        "host": site.host,
+        "port": site.port,
+        "checked_at": rfc3339(at),
+        "severity": "unknown",
+        "reasons": [],
+        "error": {"kind": e.kind(), "message": e.to_string()},
+    })
+}
