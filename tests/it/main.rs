@@ -6,3 +6,4 @@
 
 mod badinput;
 mod check;
+mod corpus;

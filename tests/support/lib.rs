@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod corpus;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -126,19 +128,69 @@ impl Ca {
         }
     }
 
+    /// A leaf valid over absolute times, with a given key (PKCS#8 DER; RSA or ECDSA).
+    pub fn leaf_at(
+        &self,
+        names: &[&str],
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+        key: &KeyPair,
+    ) -> Leaf {
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        dn(&mut p, names.first().copied().unwrap_or("leaf"), None);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.not_before = not_before;
+        p.not_after = not_after;
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let der = p.signed_by(key, &issuer).unwrap().der().to_vec();
+        let mut chain = vec![der];
+        if !self.is_root() {
+            chain.push(self.der.clone());
+            chain.extend(self.parents.iter().cloned());
+        }
+        Leaf {
+            chain,
+            key_der: key.serialize_der(),
+        }
+    }
+
     /// A 90-day leaf for `names`, issued yesterday.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.leaf_valid(names, 1, 90)
     }
 }
 
+/// A fresh RSA-2048 key (ring cannot generate RSA; openssl does).
+pub fn rsa_key() -> KeyPair {
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl genpkey");
+    assert!(out.status.success(), "openssl genpkey failed");
+    let pem = String::from_utf8(out.stdout).unwrap();
+    KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap()
+}
+
 /// A self-signed leaf (no CA).
 pub fn self_signed(names: &[&str]) -> Leaf {
-    let key = KeyPair::generate().unwrap();
+    self_signed_with(names, &KeyPair::generate().unwrap())
+}
+
+/// A self-signed leaf with a given key.
+pub fn self_signed_with(names: &[&str], key: &KeyPair) -> Leaf {
     let mut p =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     dn(&mut p, names[0], None);
-    let der = p.self_signed(&key).unwrap().der().to_vec();
+    let der = p.self_signed(key).unwrap().der().to_vec();
     Leaf {
         chain: vec![der],
         key_der: key.serialize_der(),
@@ -373,8 +425,11 @@ pub fn shared_data() -> Option<PathBuf> {
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/it-xxxx → target/<profile>/
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    // target/<profile>/deps/it-xxxx (tests) or target/<profile>/x (bins) → target/<profile>/
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().unwrap().to_path_buf();
+    }
     BUILT.get_or_init(|| {
         if std::env::var_os("CERTWATCH_TEST_NO_BUILD").is_some() {
             return;
