@@ -7,3 +7,6 @@
 mod badinput;
 mod check;
 mod corpus;
+mod crash;
+mod hostile;
+mod privacy;
