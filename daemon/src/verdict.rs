@@ -224,6 +224,8 @@ pub enum PinEvidence {
         entry: String,
         /// The pinset name.
         pinset: String,
+        /// SHA-256 (base64) of the pinned key found on the chain's path.
+        matched_spki: String,
     },
     /// A pinset applies and the chain violates it.
     Violation {
@@ -751,7 +753,7 @@ fn evidence_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
         }
     }
     match &e.pin {
-        Some(PinEvidence::Ok { entry, pinset }) => push(
+        Some(PinEvidence::Ok { entry, pinset, .. }) => push(
             reasons,
             Code::PinOk,
             Severity::Ok,
