@@ -172,6 +172,26 @@ pub fn worth_looking_up(host: &str, explicit_server: bool) -> bool {
         .any(|s| h == *s || h.ends_with(&format!(".{s}")))
 }
 
+/// Whether a first verdict calls for a CAA look-up: only on a CA change.
+pub fn needed(v: &crate::verdict::Verdict) -> bool {
+    v.has(crate::verdict::Code::CaChanged)
+}
+
+/// Whether `leaf` covers `host` only through a wildcard name.
+pub fn covers_by_wildcard(host: &str, leaf: &crate::model::CertInfo) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    if leaf.sans.iter().any(|s| s.eq_ignore_ascii_case(&h)) {
+        return false;
+    }
+    match h.split_once('.') {
+        Some((_, parent)) => leaf
+            .sans
+            .iter()
+            .any(|s| s.to_ascii_lowercase() == format!("*.{parent}")),
+        None => false,
+    }
+}
+
 /// How to look CAA records up.
 #[derive(Debug, Clone)]
 pub struct CaaConfig {

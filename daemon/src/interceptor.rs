@@ -133,6 +133,42 @@ pub fn candidate_names(analysis: &Analysis) -> Vec<CaNames> {
     out
 }
 
+/// Resolves a user's ROOT_SHA256 to the root's SPKI SHA-256 (base64):
+/// base64 (optionally `sha256/`) is taken as the SPKI hash itself; 64 hex
+/// digits are a certificate SHA-256, looked up in `roots` (DER). Returns the
+/// SPKI hash and the root's name when it was found.
+pub fn resolve_root(arg: &str, roots: &[Vec<u8>]) -> Result<(String, Option<String>), String> {
+    let a = arg.trim();
+    let is_hex = a.len() == 64 && a.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_hex {
+        let spki = crate::pins::parse_spki_hash(a)?;
+        let name = roots
+            .iter()
+            .filter_map(|d| crate::model::parse_cert(d).ok())
+            .find(|c| c.spki_sha256 == spki)
+            .map(|c| c.display_name().to_string());
+        return Ok((spki, name));
+    }
+    let want = a.to_ascii_lowercase();
+    roots
+        .iter()
+        .filter_map(|d| crate::model::parse_cert(d).ok())
+        .find(|c| c.sha256 == want)
+        .map(|c| (c.spki_sha256.clone(), Some(c.display_name().to_string())))
+        .ok_or_else(|| {
+            format!("no local root has certificate SHA-256 {want}; give the root's SPKI SHA-256 (base64, shown as ca.root_spki_sha256 by `certwatch check --json`) instead")
+        })
+}
+
+/// The operating system's root certificates (DER), for [`resolve_root`].
+pub fn os_roots() -> Vec<Vec<u8>> {
+    rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .map(|c| c.as_ref().to_vec())
+        .collect()
+}
+
 /// An acknowledged interception root: SPKI SHA-256 (base64) and network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedRoot {

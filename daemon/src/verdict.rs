@@ -688,6 +688,10 @@ fn key_change_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
 /// * otherwise (no evidence either way): warning.
 pub fn ca_change_severity(input: &Input<'_>) -> Severity {
     if input.trust.kind != TrustKind::Public {
+        // A root the user acknowledged as their network's proxy (accept-interceptor).
+        if input.trust.kind == TrustKind::Local && input.evidence.interceptor_accepted.is_some() {
+            return Severity::Info;
+        }
         return Severity::Critical;
     }
     let e = input.evidence;

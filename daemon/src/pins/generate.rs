@@ -43,6 +43,36 @@ struct SpecEntry {
     pinset: String,
 }
 
+/// Every `CERTIFICATE` block of a PEM bundle, tolerating comment lines
+/// (certifi / Mozilla bundles start with `# Issuer: …` headers) and any
+/// number of certificates. Returns (DERs, problems with line numbers).
+pub fn pem_bundle(text: &str) -> (Vec<Vec<u8>>, Vec<String>) {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    let mut cur: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l == "-----BEGIN CERTIFICATE-----" {
+            cur = Some((i + 1, String::new()));
+        } else if l == "-----END CERTIFICATE-----" {
+            match cur.take() {
+                Some((start, b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+                    Ok(der) => out.push(der),
+                    Err(e) => errs.push(format!("line {start}: bad base64 ({e})")),
+                },
+                None => errs.push(format!("line {}: END without BEGIN", i + 1)),
+            }
+        } else if let Some((_, b64)) = cur.as_mut() {
+            b64.push_str(l);
+        }
+    }
+    if let Some((start, _)) = cur {
+        errs.push(format!("line {start}: BEGIN CERTIFICATE without END"));
+    }
+    (out, errs)
+}
+
 /// Builds the pin database described by `spec` from `roots`. Every problem
 /// is reported (one line each) and none is papered over.
 pub fn generate(spec: &str, roots: &[CertInfo]) -> Result<PinDb, Vec<String>> {
