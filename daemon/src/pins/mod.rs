@@ -630,4 +630,6 @@ pub fn shipped() -> PinDb {
 }
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod tests;
