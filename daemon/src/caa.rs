@@ -45,15 +45,13 @@ struct CaaFile {
 
 /// Parses a CA → domains file.
 pub fn parse_ca_domains(src: &str) -> Result<Vec<CaDomains>, String> {
-    toml::from_str::<CaaFile>(src)
-        .map(|f| f.ca)
-        .map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| crate::pins::line_of(src, s.start))
-                .unwrap_or(0);
-            format!("line {line}: {}", e.message().trim())
-        })
+    toml::from_str::<CaaFile>(src).map(|f| f.ca).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| crate::pins::line_of(src, s.start))
+            .unwrap_or(0);
+        format!("line {line}: {}", e.message().trim())
+    })
 }
 
 fn norm(s: &str) -> String {
@@ -126,10 +124,19 @@ pub fn relevant_set<E>(
 /// Judges a relevant set for a CA with `ca_domains`. `wildcard`: the
 /// certificate covers the host through a wildcard name (then `issuewild`
 /// wins when present, RFC 8659 §4.3).
-pub fn judge_set(domain: &str, set: &[CaaRecord], ca_domains: &[String], wildcard: bool) -> CaaEvidence {
+pub fn judge_set(
+    domain: &str,
+    set: &[CaaRecord],
+    ca_domains: &[String],
+    wildcard: bool,
+) -> CaaEvidence {
     let issue: Vec<&CaaRecord> = set.iter().filter(|r| r.tag == "issue").collect();
     let wild: Vec<&CaaRecord> = set.iter().filter(|r| r.tag == "issuewild").collect();
-    let props = if wildcard && !wild.is_empty() { wild } else { issue };
+    let props = if wildcard && !wild.is_empty() {
+        wild
+    } else {
+        issue
+    };
     if props.is_empty() {
         // Only iodef or other tags: issuance is not restricted.
         return CaaEvidence::None;
@@ -142,7 +149,13 @@ pub fn judge_set(domain: &str, set: &[CaaRecord], ca_domains: &[String], wildcar
     } else {
         let mut shown: Vec<String> = allowed
             .into_iter()
-            .map(|a| if a.is_empty() { "no CA (\";\")".to_string() } else { a })
+            .map(|a| {
+                if a.is_empty() {
+                    "no CA (\";\")".to_string()
+                } else {
+                    a
+                }
+            })
             .collect();
         shown.dedup();
         CaaEvidence::Forbids {
@@ -165,7 +178,14 @@ pub fn worth_looking_up(host: &str, explicit_server: bool) -> bool {
         return !h.is_empty();
     }
     const SPECIAL: &[&str] = &[
-        "test", "example", "invalid", "local", "localhost", "internal", "lan", "home.arpa",
+        "test",
+        "example",
+        "invalid",
+        "local",
+        "localhost",
+        "internal",
+        "lan",
+        "home.arpa",
     ];
     !SPECIAL
         .iter()
@@ -238,7 +258,12 @@ pub enum CaaError {
 
 /// Looks up `host`'s relevant CAA set and judges `ca` against it.
 #[cfg(feature = "caa")]
-pub fn evaluate(host: &str, ca: &CaIdentity, wildcard: bool, cfg: &CaaConfig) -> Result<CaaEvidence, CaaError> {
+pub fn evaluate(
+    host: &str,
+    ca: &CaIdentity,
+    wildcard: bool,
+    cfg: &CaaConfig,
+) -> Result<CaaEvidence, CaaError> {
     if !worth_looking_up(host, cfg.dns_server.is_some()) {
         return Err(CaaError::Skipped(host.to_string()));
     }
@@ -271,7 +296,12 @@ pub fn evaluate(host: &str, ca: &CaIdentity, wildcard: bool, cfg: &CaaConfig) ->
 
 /// Without the `caa` feature: always [`CaaError::Unsupported`].
 #[cfg(not(feature = "caa"))]
-pub fn evaluate(_host: &str, _ca: &CaIdentity, _wildcard: bool, _cfg: &CaaConfig) -> Result<CaaEvidence, CaaError> {
+pub fn evaluate(
+    _host: &str,
+    _ca: &CaIdentity,
+    _wildcard: bool,
+    _cfg: &CaaConfig,
+) -> Result<CaaEvidence, CaaError> {
     Err(CaaError::Unsupported)
 }
 
@@ -353,9 +383,17 @@ mod tests {
     #[test]
     fn data_parses_and_maps() {
         let m = parse_ca_domains(CAA_DOMAINS_TOML).unwrap();
-        let le = issuer_domains(&m, &ca("Internet Security Research Group", Some("Let's Encrypt"))).unwrap();
+        let le = issuer_domains(
+            &m,
+            &ca("Internet Security Research Group", Some("Let's Encrypt")),
+        )
+        .unwrap();
         assert_eq!(le, vec!["letsencrypt.org"]);
-        let gts = issuer_domains(&m, &ca("Google Trust Services LLC", Some("Google Trust Services"))).unwrap();
+        let gts = issuer_domains(
+            &m,
+            &ca("Google Trust Services LLC", Some("Google Trust Services")),
+        )
+        .unwrap();
         assert!(gts.contains(&"pki.goog".to_string()));
         assert!(issuer_domains(&m, &ca("Corp Root", Some("ACME Corp"))).is_none());
     }
@@ -390,13 +428,32 @@ mod tests {
         let le = vec!["letsencrypt.org".to_string()];
         let cases: Vec<(Vec<CaaRecord>, bool, &str)> = vec![
             (vec![rec("issue", "letsencrypt.org")], false, "allows"),
-            (vec![rec("issue", "LetsEncrypt.org.; validationmethods=dns-01")], false, "allows"),
-            (vec![rec("issue", "digicert.com"), rec("issue", "letsencrypt.org")], false, "allows"),
+            (
+                vec![rec("issue", "LetsEncrypt.org.; validationmethods=dns-01")],
+                false,
+                "allows",
+            ),
+            (
+                vec![
+                    rec("issue", "digicert.com"),
+                    rec("issue", "letsencrypt.org"),
+                ],
+                false,
+                "allows",
+            ),
             (vec![rec("issue", "digicert.com")], false, "forbids"),
             (vec![rec("issue", ";")], false, "forbids"),
             (vec![rec("iodef", "mailto:a@b")], false, "none"),
-            (vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")], true, "forbids"),
-            (vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")], false, "allows"),
+            (
+                vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")],
+                true,
+                "forbids",
+            ),
+            (
+                vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")],
+                false,
+                "allows",
+            ),
             (vec![rec("issue", "digicert.com")], true, "forbids"),
         ];
         for (set, wild, want) in cases {

@@ -69,7 +69,11 @@ impl Product {
         let o = n.o.as_deref().unwrap_or("");
         self.cn.iter().any(|p| contains_ci(cn, p))
             || self.o.iter().any(|p| contains_ci(o, p))
-            || self.ou.iter().chain(&self.any).any(|p| contains_ci(&n.dn, p))
+            || self
+                .ou
+                .iter()
+                .chain(&self.any)
+                .any(|p| contains_ci(&n.dn, p))
     }
 }
 
@@ -235,9 +239,22 @@ mod tests {
         let p = parse_products(INTERCEPTORS_TOML).unwrap();
         assert!(p.len() >= 15);
         for want in [
-            "mitmproxy", "Fiddler", "Charles", "Burp", "Zscaler", "Netskope", "Kaspersky",
-            "Avast", "AVG", "ESET", "Bitdefender", "Sophos", "Fortinet", "Palo Alto",
-            "Cisco Umbrella", "Blue Coat",
+            "mitmproxy",
+            "Fiddler",
+            "Charles",
+            "Burp",
+            "Zscaler",
+            "Netskope",
+            "Kaspersky",
+            "Avast",
+            "AVG",
+            "ESET",
+            "Bitdefender",
+            "Sophos",
+            "Fortinet",
+            "Palo Alto",
+            "Cisco Umbrella",
+            "Blue Coat",
         ] {
             assert!(p.iter().any(|x| x.name.contains(want)), "{want} missing");
         }

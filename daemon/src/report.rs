@@ -110,12 +110,16 @@ pub fn pin_json(p: &PinEvidence) -> Value {
             entry,
             pinset,
             matched_spki,
-        } => json!({"status": "ok", "entry": entry, "pinset": pinset, "matched_spki": matched_spki}),
+        } => {
+            json!({"status": "ok", "entry": entry, "pinset": pinset, "matched_spki": matched_spki})
+        }
         PinEvidence::Violation {
             entry,
             pinset,
             detail,
-        } => json!({"status": "violation", "entry": entry, "pinset": pinset, "matched_spki": null, "detail": detail}),
+        } => {
+            json!({"status": "violation", "entry": entry, "pinset": pinset, "matched_spki": null, "detail": detail})
+        }
         PinEvidence::NotPinned => {
             json!({"status": "not_pinned", "entry": null, "pinset": null, "matched_spki": null})
         }

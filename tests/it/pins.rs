@@ -90,9 +90,8 @@ fn stderr(o: &Output) -> String {
 
 fn json_line(o: &Output) -> Value {
     let s = stdout(o);
-    serde_json::from_str(s.lines().next().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): stdout={s:?} stderr={:?}", stderr(o))
-    })
+    serde_json::from_str(s.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout={s:?} stderr={:?}", stderr(o)))
 }
 
 fn pem(der: &[u8]) -> String {
@@ -112,7 +111,9 @@ fn pems(ders: &[Vec<u8>]) -> String {
 }
 
 fn spki_b64(der: &[u8]) -> String {
-    certwatch_engine::model::parse_cert(der).unwrap().spki_sha256
+    certwatch_engine::model::parse_cert(der)
+        .unwrap()
+        .spki_sha256
 }
 
 struct Ca {
@@ -143,9 +144,8 @@ impl Ca {
     /// (leaf DER, leaf key PKCS#8 DER)
     fn leaf(&self, names: &[&str]) -> (Vec<u8>, Vec<u8>) {
         let key = KeyPair::generate().unwrap();
-        let mut p =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
         p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let now = time::OffsetDateTime::now_utc();
@@ -292,8 +292,15 @@ fn pins_check_offline_table() {
     }
     // inspect carries the same evidence in its JSON, violation is critical
     let o = env.run(&[
-        "--roots", &roots, "--local-roots", &local, "inspect", evil.to_str().unwrap(),
-        "--host", "www.site.test", "--json",
+        "--roots",
+        &roots,
+        "--local-roots",
+        &local,
+        "inspect",
+        evil.to_str().unwrap(),
+        "--host",
+        "www.site.test",
+        "--json",
     ]);
     assert_eq!(code(&o), 2);
     let v = json_line(&o);
@@ -304,7 +311,10 @@ fn pins_check_offline_table() {
         .unwrap()
         .iter()
         .any(|r| r["code"] == "pin_violation" && r["severity"] == "critical"));
-    assert!(v["interceptor"].as_str().unwrap().contains("mitmproxy"), "{v}");
+    assert!(
+        v["interceptor"].as_str().unwrap().contains("mitmproxy"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -329,7 +339,16 @@ fn bad_pin_file_reports_lines() {
 fn user_pins_add_list_export_import_remove() {
     let env = Env::new();
     let k = "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    let o = env.run(&["pins", "add", "Example.TEST", "--spki", k, "--include-subdomains", "--expires", "2099-01-01"]);
+    let o = env.run(&[
+        "pins",
+        "add",
+        "Example.TEST",
+        "--spki",
+        k,
+        "--include-subdomains",
+        "--expires",
+        "2099-01-01",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = env.run(&["pins", "list", "--json"]);
     let v = json_line(&o);
@@ -360,11 +379,24 @@ fn user_pins_add_list_export_import_remove() {
         vec!["pins", "add", "x.test", "--spki", "sha256/short"],
         vec!["pins", "add", "*.x.test", "--spki", k],
         vec!["pins", "add", "x.test"],
-        vec!["pins", "add", "x.test", "--spki", k, "--expires", "tomorrow"],
+        vec![
+            "pins",
+            "add",
+            "x.test",
+            "--spki",
+            k,
+            "--expires",
+            "tomorrow",
+        ],
     ] {
         let o = env.run(&args);
         assert_eq!(code(&o), 3, "{args:?}");
-        assert_eq!(stderr(&o).trim().lines().count(), 1, "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -379,23 +411,51 @@ fn pin_from_current_then_interception_is_critical() {
     let evil = tls_server(chain, key);
     let g = ["--roots", roots.as_str(), "--local-roots", local.as_str()];
     let run = |extra: &[&str]| env.run(&[&g[..], extra].concat());
-    let o = run(&["pins", "add", "shop.test", "--from-current", "--connect", &good.to_string()]);
+    let o = run(&[
+        "pins",
+        "add",
+        "shop.test",
+        "--from-current",
+        "--connect",
+        &good.to_string(),
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("Pin Test Root"), "{}", stdout(&o));
-    let o = run(&["check", "shop.test", "--connect", &good.to_string(), "--json", "--no-caa"]);
+    let o = run(&[
+        "check",
+        "shop.test",
+        "--connect",
+        &good.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
     assert_eq!(code(&o), 0, "{} {}", stdout(&o), stderr(&o));
     let v = json_line(&o);
     assert_eq!(v["pin"]["status"], "ok", "{v}");
     assert_eq!(v["pin"]["pinset"], "user/shop.test");
     assert_eq!(v["pin"]["matched_spki"], spki_b64(&pki.root.der));
-    let o = run(&["check", "shop.test", "--connect", &evil.to_string(), "--json", "--no-caa"]);
+    let o = run(&[
+        "check",
+        "shop.test",
+        "--connect",
+        &evil.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
     assert_eq!(code(&o), 2, "{}", stdout(&o));
     let v = json_line(&o);
     assert_eq!(v["severity"], "critical");
     assert_eq!(v["pin"]["status"], "violation", "{v}");
     assert!(v["interceptor"].as_str().unwrap().contains("mitmproxy"));
     // an unpinned host: not_pinned
-    let o = run(&["check", "other.test", "--connect", &good.to_string(), "--json", "--no-caa"]);
+    let o = run(&[
+        "check",
+        "other.test",
+        "--connect",
+        &good.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
     let v = json_line(&o);
     assert_eq!(v["pin"]["status"], "not_pinned", "{v}");
 }
@@ -418,15 +478,30 @@ fn accept_interceptor_lowers_only_that_root() {
     let rogue = tls_server(vec![leaf], key);
     let check = |addr: SocketAddr| {
         json_line(&env.run(&[
-            "--roots", r, "--local-roots", l, "check", "bank.test", "--connect", &addr.to_string(),
-            "--json", "--no-caa",
+            "--roots",
+            r,
+            "--local-roots",
+            l,
+            "check",
+            "bank.test",
+            "--connect",
+            &addr.to_string(),
+            "--json",
+            "--no-caa",
         ]))
     };
     assert_eq!(check(public)["severity"], "ok");
     assert_eq!(check(proxied)["severity"], "critical");
     // accept by certificate SHA-256 (hex), resolved through --local-roots
     let hex = certwatch_engine::model::sha256_hex(&corp.der);
-    let o = env.run(&["--local-roots", l, "accept-interceptor", &hex, "--network", "office"]);
+    let o = env.run(&[
+        "--local-roots",
+        l,
+        "accept-interceptor",
+        &hex,
+        "--network",
+        "office",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains(&spki_b64(&corp.der)), "{}", stdout(&o));
     let v = check(proxied);
@@ -435,7 +510,12 @@ fn accept_interceptor_lowers_only_that_root() {
     // another local root still alerts
     assert_eq!(check(rogue)["severity"], "critical");
     // by SPKI (base64) too; list; forget
-    let o = env.run(&["accept-interceptor", &format!("sha256/{}", spki_b64(&other.der)), "--network", "lab"]);
+    let o = env.run(&[
+        "accept-interceptor",
+        &format!("sha256/{}", spki_b64(&other.der)),
+        "--network",
+        "lab",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(check(rogue)["severity"], "info");
     let o = env.run(&["accept-interceptor", "--list"]);
@@ -444,7 +524,14 @@ fn accept_interceptor_lowers_only_that_root() {
     assert_eq!(code(&o), 0);
     assert_eq!(check(rogue)["severity"], "critical");
     // an unknown hex root is refused with a hint
-    let o = env.run(&["--local-roots", l, "accept-interceptor", &"ab".repeat(32), "--network", "x"]);
+    let o = env.run(&[
+        "--local-roots",
+        l,
+        "accept-interceptor",
+        &"ab".repeat(32),
+        "--network",
+        "x",
+    ]);
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("SPKI"), "{}", stderr(&o));
 }
@@ -475,9 +562,19 @@ fn chromium_2024_import_and_lookups() {
         return;
     }
     let env = Env::new();
-    let o = env.run(&["pins", "import-chromium", resolved.to_str().unwrap(), "--expires", "2099-01-01"]);
+    let o = env.run(&[
+        "pins",
+        "import-chromium",
+        resolved.to_str().unwrap(),
+        "--expires",
+        "2099-01-01",
+    ]);
     assert_eq!(code(&o), 0, "{} {}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("3 pinsets and 372 entries"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("3 pinsets and 372 entries"),
+        "{}",
+        stdout(&o)
+    );
     let o = env.run(&["pins", "list", "--json"]);
     let entries: Vec<Value> = stdout(&o)
         .lines()
@@ -496,15 +593,36 @@ fn chromium_2024_import_and_lookups() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["label"] == "GTSRootR1" && p["spki_sha256"] == "hxqRlPTu1bMS/0DITB1SSu0vd4u/8l8TjPgfaAp63Gc="));
+        .any(|p| p["label"] == "GTSRootR1"
+            && p["spki_sha256"] == "hxqRlPTu1bMS/0DITB1SSu0vd4u/8l8TjPgfaAp63Gc="));
     // lookups with real chains: (host, chain site, expected status, pinset)
     let cases = [
-        ("mail.google.com", "google.com", "ok", Some("chromium/google")),
-        ("www.google.com", "google.com", "ok", Some("chromium/google")),
+        (
+            "mail.google.com",
+            "google.com",
+            "ok",
+            Some("chromium/google"),
+        ),
+        (
+            "www.google.com",
+            "google.com",
+            "ok",
+            Some("chromium/google"),
+        ),
         ("gmail.com", "google.com", "ok", Some("chromium/google")),
-        ("www.facebook.com", "facebook.com", "ok", Some("chromium/facebook")),
+        (
+            "www.facebook.com",
+            "facebook.com",
+            "ok",
+            Some("chromium/facebook"),
+        ),
         // Cloudflare's chain (GTS Root R4) is not a Facebook key
-        ("facebook.com", "cloudflare.com", "violation", Some("chromium/facebook")),
+        (
+            "facebook.com",
+            "cloudflare.com",
+            "violation",
+            Some("chromium/facebook"),
+        ),
         ("sub.gmail.com", "google.com", "not_pinned", None),
         ("docs.python.org", "docs.python.org", "not_pinned", None),
     ];
@@ -514,7 +632,16 @@ fn chromium_2024_import_and_lookups() {
             continue;
         };
         let f = env.write(&format!("{site}.pem"), &chain);
-        let o = env.run(&["pins", "check", host, "--chain", f.to_str().unwrap(), "--at", &at, "--json"]);
+        let o = env.run(&[
+            "pins",
+            "check",
+            host,
+            "--chain",
+            f.to_str().unwrap(),
+            "--at",
+            &at,
+            "--json",
+        ]);
         let v = json_line(&o);
         assert_eq!(v["status"], status, "{host} with {site}: {v}");
         if let Some(p) = pinset {
@@ -535,7 +662,11 @@ fn chromium_2024_import_and_lookups() {
     if pins16.is_file() && json16.is_file() {
         let env3 = Env::new();
         let o = env3.run(&[
-            "pins", "import-chromium", json16.to_str().unwrap(), "--pins", pins16.to_str().unwrap(),
+            "pins",
+            "import-chromium",
+            json16.to_str().unwrap(),
+            "--pins",
+            pins16.to_str().unwrap(),
         ]);
         assert!(code(&o) <= 1, "{}", stderr(&o));
         assert!(stdout(&o).contains("10 pinsets"), "{}", stdout(&o));
@@ -559,7 +690,16 @@ fn shipped_pins_match_real_chains_and_regenerate() {
             continue;
         };
         let f = env.write(&format!("{site}.pem"), &chain);
-        let o = env.run(&["pins", "check", host, "--chain", f.to_str().unwrap(), "--at", &at, "--json"]);
+        let o = env.run(&[
+            "pins",
+            "check",
+            host,
+            "--chain",
+            f.to_str().unwrap(),
+            "--at",
+            &at,
+            "--json",
+        ]);
         assert_eq!(code(&o), 0, "{host}: {}", stdout(&o));
         assert_eq!(json_line(&o)["status"], "ok", "{host}");
     }
@@ -571,8 +711,14 @@ fn shipped_pins_match_real_chains_and_regenerate() {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = env.path("shipped.toml");
     let o = env.run(&[
-        "pins", "generate", "--spec", ws.join("pinsets/shipped.spec.toml").to_str().unwrap(),
-        "--from-roots", roots.to_str().unwrap(), "--output", out.to_str().unwrap(),
+        "pins",
+        "generate",
+        "--spec",
+        ws.join("pinsets/shipped.spec.toml").to_str().unwrap(),
+        "--from-roots",
+        roots.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
@@ -596,13 +742,34 @@ fn mitm_chains_are_named_mitmproxy() {
     let env = Env::new();
     // the 2020 attack chain: forged leaf + the real Amazon chain appended
     let attack = dir.join("appmattus_babylonhealth/mitmproxy-attack-chain.pem");
-    let o = env.run(&["inspect", attack.to_str().unwrap(), "--host", "babylonhealth.com", "--at", "2020-06-01T00:00:00Z", "--json"]);
+    let o = env.run(&[
+        "inspect",
+        attack.to_str().unwrap(),
+        "--host",
+        "babylonhealth.com",
+        "--at",
+        "2020-06-01T00:00:00Z",
+        "--json",
+    ]);
     assert_eq!(code(&o), 2, "{}", stdout(&o));
     let v = json_line(&o);
-    assert!(v["interceptor"].as_str().unwrap_or("").contains("mitmproxy"), "{v}");
+    assert!(
+        v["interceptor"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mitmproxy"),
+        "{v}"
+    );
     // pinning babylonhealth.com to Amazon's root: the appended real root does not help
     let original = dir.join("appmattus_babylonhealth/mitmproxy-original-chain.pem");
-    let o = env.run(&["pins", "check", "babylonhealth.com", "--chain", original.to_str().unwrap(), "--json"]);
+    let o = env.run(&[
+        "pins",
+        "check",
+        "babylonhealth.com",
+        "--chain",
+        original.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(json_line(&o)["status"], "not_pinned");
     let orig = std::fs::read(&original).unwrap();
     let ders = certwatch_engine::model::split_chain(&orig).unwrap();
@@ -611,22 +778,66 @@ fn mitm_chains_are_named_mitmproxy() {
         .map(|d| certwatch_engine::model::parse_cert(d).unwrap())
         .find(|c| c.subject_cn.as_deref() == Some("Amazon Root CA 1"))
         .unwrap();
-    let o = env.run(&["pins", "add", "babylonhealth.com", "--spki", &amazon.spki_sha256, "--expires", "2099-01-01"]);
+    let o = env.run(&[
+        "pins",
+        "add",
+        "babylonhealth.com",
+        "--spki",
+        &amazon.spki_sha256,
+        "--expires",
+        "2099-01-01",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = env.run(&["pins", "check", "babylonhealth.com", "--chain", original.to_str().unwrap(), "--at", "2020-06-01T00:00:00Z", "--json"]);
+    let o = env.run(&[
+        "pins",
+        "check",
+        "babylonhealth.com",
+        "--chain",
+        original.to_str().unwrap(),
+        "--at",
+        "2020-06-01T00:00:00Z",
+        "--json",
+    ]);
     assert_eq!(json_line(&o)["status"], "ok", "{}", stdout(&o));
-    let o = env.run(&["pins", "check", "babylonhealth.com", "--chain", attack.to_str().unwrap(), "--at", "2020-06-01T00:00:00Z", "--json"]);
+    let o = env.run(&[
+        "pins",
+        "check",
+        "babylonhealth.com",
+        "--chain",
+        attack.to_str().unwrap(),
+        "--at",
+        "2020-06-01T00:00:00Z",
+        "--json",
+    ]);
     assert_eq!(code(&o), 2);
     assert_eq!(json_line(&o)["status"], "violation");
     // the loopback capture, with mitmproxy's root installed locally: local + named
     let cap = dir.join("local_capture_2026-11-22");
     let chain = cap.join("intercepted_chain_seen_by_client.pem");
     let ca = cap.join("mitmproxy_ca_cert.pem");
-    let o = env.run(&["--local-roots", ca.to_str().unwrap(), "inspect", chain.to_str().unwrap(), "--host", "localhost", "--json"]);
+    let o = env.run(&[
+        "--local-roots",
+        ca.to_str().unwrap(),
+        "inspect",
+        chain.to_str().unwrap(),
+        "--host",
+        "localhost",
+        "--json",
+    ]);
     let v = json_line(&o);
     assert_eq!(v["trust"], "local", "{v}");
-    assert!(v["interceptor"].as_str().unwrap_or("").contains("mitmproxy"), "{v}");
-    assert!(v["reasons"].as_array().unwrap().iter().any(|r| r["code"] == "interceptor_known"));
+    assert!(
+        v["interceptor"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mitmproxy"),
+        "{v}"
+    );
+    assert!(v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["code"] == "interceptor_known"));
 }
 
 // -------------------------------------------------------------------- CAA
@@ -663,7 +874,11 @@ fn dnsmasq_bin() -> Option<PathBuf> {
 fn start_dnsmasq(records: &[(&str, &str, &str)]) -> Option<Dnsmasq> {
     let bin = dnsmasq_bin()?;
     for _ in 0..5 {
-        let port = UdpSocket::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let mut cmd = Command::new(&bin);
         cmd.args([
             "--no-daemon",
@@ -723,7 +938,11 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
     let Some(dns) = start_dnsmasq(&[
         ("allow.test", "issue", "letsencrypt.org"),
         ("forbid.test", "issue", "digicert.com"),
-        ("parent.test", "issue", "digicert.com; validationmethods=dns-01"),
+        (
+            "parent.test",
+            "issue",
+            "digicert.com; validationmethods=dns-01",
+        ),
         ("wild.test", "issue", "letsencrypt.org"),
         ("wild.test", "issuewild", ";"),
     ]) else {
@@ -736,9 +955,18 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
     let le = Ca::root("ISRG Test Root", "Internet Security Research Group");
     let le_i = le.intermediate("R99", "Let's Encrypt");
     let third = Ca::root("DigiCert Test Root", "DigiCert Inc");
-    let roots = env.write("roots.pem", &(pem(&old.der) + &pem(&le.der) + &pem(&third.der)));
+    let roots = env.write(
+        "roots.pem",
+        &(pem(&old.der) + &pem(&le.der) + &pem(&third.der)),
+    );
     let r = roots.to_str().unwrap();
-    let names = ["allow.test", "forbid.test", "none.test", "www.parent.test", "x.wild.test"];
+    let names = [
+        "allow.test",
+        "forbid.test",
+        "none.test",
+        "www.parent.test",
+        "x.wild.test",
+    ];
     let (leaf, key) = old_i.leaf(&names);
     let before = tls_server(vec![leaf, old_i.der.clone()], key);
     let mut new_names: Vec<&str> = names.to_vec();
@@ -748,11 +976,23 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
     let after = tls_server(vec![leaf, le_i.der.clone()], key);
     let dns_arg = dns.addr.to_string();
     let check = |host: &str, addr: SocketAddr, extra: &[&str]| {
-        let o = env.run(&[
-            &["--roots", r, "check", host, "--connect", &addr.to_string(), "--json", "--dns-server", &dns_arg][..],
-            extra,
-        ]
-        .concat());
+        let o = env.run(
+            &[
+                &[
+                    "--roots",
+                    r,
+                    "check",
+                    host,
+                    "--connect",
+                    &addr.to_string(),
+                    "--json",
+                    "--dns-server",
+                    &dns_arg,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
         json_line(&o)
     };
     // (host, caa status, domain, severity at least)
@@ -766,15 +1006,32 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
     for (host, status, domain) in cases {
         let first = check(host, before, &[]);
         assert_eq!(first["severity"], "ok", "{host}: {first}");
-        assert!(first.get("caa").is_none(), "no CAA on a first sighting: {first}");
+        assert!(
+            first.get("caa").is_none(),
+            "no CAA on a first sighting: {first}"
+        );
         let v = check(host, after, &[]);
-        assert!(v["reasons"].as_array().unwrap().iter().any(|x| x["code"] == "ca_changed"), "{v}");
+        assert!(
+            v["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["code"] == "ca_changed"),
+            "{v}"
+        );
         assert_eq!(v["caa"]["status"], status, "{host}: {v}");
         if !domain.is_empty() {
             assert_eq!(v["caa"]["domain"], domain, "{host}");
         }
         let code = format!("caa_{status}");
-        assert!(v["reasons"].as_array().unwrap().iter().any(|x| x["code"] == code.as_str()), "{v}");
+        assert!(
+            v["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["code"] == code.as_str()),
+            "{v}"
+        );
         if status == "forbids" {
             assert_eq!(v["severity"], "critical", "{host}: {v}");
         }
@@ -786,7 +1043,14 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
     let (leaf, key) = third.leaf(&["allow.test"]);
     let third_srv = tls_server(vec![leaf], key);
     let v = check("allow.test", third_srv, &["--no-caa"]);
-    assert!(v["reasons"].as_array().unwrap().iter().any(|x| x["code"] == "ca_changed"), "{v}");
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["code"] == "ca_changed"),
+        "{v}"
+    );
     assert!(v.get("caa").is_none(), "{v}");
 }
 
@@ -805,7 +1069,17 @@ fn caa_dns_failure_is_not_evidence() {
     let (leaf, key) = le.leaf(&["quiet.test"]);
     let b = tls_server(vec![leaf], key);
     let run = |s: SocketAddr| {
-        env.run(&["--roots", r, "check", "quiet.test", "--connect", &s.to_string(), "--json", "--dns-server", &addr.to_string()])
+        env.run(&[
+            "--roots",
+            r,
+            "check",
+            "quiet.test",
+            "--connect",
+            &s.to_string(),
+            "--json",
+            "--dns-server",
+            &addr.to_string(),
+        ])
     };
     assert_eq!(code(&run(a)), 0);
     let o = run(b);

@@ -69,7 +69,10 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         let now = unix_now();
         let result = prepared.and_then(|(analysis, mut evidence, probed)| {
             if caa_cfg.is_some() {
-                let h = store.as_ref().or(reader.as_ref()).and_then(|r| r.history(site).ok());
+                let h = store
+                    .as_ref()
+                    .or(reader.as_ref())
+                    .and_then(|r| r.history(site).ok());
                 let h = h.unwrap_or_default();
                 super::pins::add_caa(site, &analysis, &mut evidence, &h, now, caa_cfg.as_ref());
             }

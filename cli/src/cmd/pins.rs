@@ -42,10 +42,15 @@ pub fn run(ctx: &Ctx, cmd: PinsCommand) -> Result<Status> {
             let mut store = ctx.store()?;
             match user::remove(&mut store, &host)? {
                 Some(e) => {
-                    super::out(&format!("removed the pin entry for {}", sanitize(&e.describe())))?;
+                    super::out(&format!(
+                        "removed the pin entry for {}",
+                        sanitize(&e.describe())
+                    ))?;
                     Ok(Status::Ok)
                 }
-                None => bail!("{host}: no pin entry of yours (shipped pins cannot be removed; they expire)"),
+                None => bail!(
+                    "{host}: no pin entry of yours (shipped pins cannot be removed; they expire)"
+                ),
             }
         }
         PinsCommand::Check(a) => check(ctx, a),
@@ -244,7 +249,10 @@ fn add(ctx: &Ctx, a: PinsAddArgs) -> Result<Status> {
         backup,
         bad: Vec::new(),
         expires,
-        description: Some(format!("added by `certwatch pins add` on {}", &rfc3339(now)[..10])),
+        description: Some(format!(
+            "added by `certwatch pins add` on {}",
+            &rfc3339(now)[..10]
+        )),
     });
     let entry = PinEntry {
         host,
@@ -285,7 +293,11 @@ fn current_root_pin(ctx: &Ctx, host: &str, a: &PinsAddArgs) -> Result<Vec<Pin>> 
             eprintln!(
                 "certwatch: {}: the chain does not validate ({}); pinning the server's own key",
                 site,
-                an.trust.errors.first().map(String::as_str).unwrap_or("untrusted")
+                an.trust
+                    .errors
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("untrusted")
             );
             vec![Pin {
                 spki: an.chain[0].spki_sha256.clone(),
@@ -297,14 +309,16 @@ fn current_root_pin(ctx: &Ctx, host: &str, a: &PinsAddArgs) -> Result<Vec<Pin>> 
 
 fn check(ctx: &Ctx, a: PinsCheckArgs) -> Result<Status> {
     let host = pins::normalize_host(&a.host).map_err(anyhow::Error::msg)?;
-    let bytes = std::fs::read(&a.chain).with_context(|| format!("cannot read {}", a.chain.display()))?;
+    let bytes =
+        std::fs::read(&a.chain).with_context(|| format!("cannot read {}", a.chain.display()))?;
     let ders = split_chain(&bytes).with_context(|| format!("{}", a.chain.display()))?;
     let now = match &a.at {
         Some(t) => parse_date_or_time(t).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
         None => unix_now(),
     };
     let classifier = ctx.classifier()?;
-    let an = analyze(&ders, &host, now, &classifier).with_context(|| format!("{}", a.chain.display()))?;
+    let an = analyze(&ders, &host, now, &classifier)
+        .with_context(|| format!("{}", a.chain.display()))?;
     let mut store = existing_store(ctx)?;
     let db = effective_pins(store.as_mut())?;
     let spkis = path_spkis(&an.chain, &an.trust);
@@ -352,10 +366,28 @@ fn check(ctx: &Ctx, a: PinsCheckArgs) -> Result<Status> {
 /// JSON for a full pin check (`pins check --json`).
 fn pin_check_json(r: &PinCheck) -> serde_json::Value {
     match r {
-        PinCheck::NotPinned => json!({"status": "not_pinned", "entry": null, "pinset": null, "matched_spki": null}),
-        PinCheck::Expired { entry, pinset } => json!({"status": "not_pinned", "entry": entry.host, "pinset": pinset, "matched_spki": null, "expired": true}),
-        PinCheck::Ok { entry, pinset, matched, backup } => json!({"status": "ok", "entry": entry.host, "include_subdomains": entry.include_subdomains, "pinset": pinset, "matched_spki": matched.spki, "matched_label": matched.label, "backup": backup}),
-        PinCheck::Violation { entry, pinset, detail, bad } => json!({"status": "violation", "entry": entry.host, "include_subdomains": entry.include_subdomains, "pinset": pinset, "matched_spki": null, "detail": detail, "bad_spki": bad.as_ref().map(|b| b.spki.clone())}),
+        PinCheck::NotPinned => {
+            json!({"status": "not_pinned", "entry": null, "pinset": null, "matched_spki": null})
+        }
+        PinCheck::Expired { entry, pinset } => {
+            json!({"status": "not_pinned", "entry": entry.host, "pinset": pinset, "matched_spki": null, "expired": true})
+        }
+        PinCheck::Ok {
+            entry,
+            pinset,
+            matched,
+            backup,
+        } => {
+            json!({"status": "ok", "entry": entry.host, "include_subdomains": entry.include_subdomains, "pinset": pinset, "matched_spki": matched.spki, "matched_label": matched.label, "backup": backup})
+        }
+        PinCheck::Violation {
+            entry,
+            pinset,
+            detail,
+            bad,
+        } => {
+            json!({"status": "violation", "entry": entry.host, "include_subdomains": entry.include_subdomains, "pinset": pinset, "matched_spki": null, "detail": detail, "bad_spki": bad.as_ref().map(|b| b.spki.clone())})
+        }
     }
 }
 
@@ -398,7 +430,8 @@ fn report_diags(file: &Path, diags: &[pins::Diagnostic]) {
 }
 
 fn import(ctx: &Ctx, a: PinsImportArgs) -> Result<Status> {
-    let src = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let src = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
     let (db, diags) = pins::parse_toml(&src);
     report_diags(&a.file, &diags);
     if db.is_empty() {
@@ -406,15 +439,24 @@ fn import(ctx: &Ctx, a: PinsImportArgs) -> Result<Status> {
     }
     let mut store = ctx.store()?;
     let (s, e) = user::save(&mut store, &db, "import", unix_now())?;
-    super::out(&format!("imported {s} pinsets and {e} entries from {}", a.file.display()))?;
-    Ok(if diags.is_empty() { Status::Ok } else { Status::Warning })
+    super::out(&format!(
+        "imported {s} pinsets and {e} entries from {}",
+        a.file.display()
+    ))?;
+    Ok(if diags.is_empty() {
+        Status::Ok
+    } else {
+        Status::Warning
+    })
 }
 
 fn import_chromium(ctx: &Ctx, a: PinsImportChromiumArgs) -> Result<Status> {
-    let src = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let src = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
     let names = match &a.pins {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             let (names, diags) = chromium::parse_pins_file(&text);
             report_diags(p, &diags);
             Some(names)
@@ -442,11 +484,16 @@ fn import_chromium(ctx: &Ctx, a: PinsImportChromiumArgs) -> Result<Status> {
             .map(|t| format!(" (enforced until {})", &rfc3339(t)[..10]))
             .unwrap_or_default()
     ))?;
-    Ok(if diags.is_empty() { Status::Ok } else { Status::Warning })
+    Ok(if diags.is_empty() {
+        Status::Ok
+    } else {
+        Status::Warning
+    })
 }
 
 fn generate_cmd(a: PinsGenerateArgs) -> Result<Status> {
-    let spec = std::fs::read_to_string(&a.spec).with_context(|| format!("cannot read {}", a.spec.display()))?;
+    let spec = std::fs::read_to_string(&a.spec)
+        .with_context(|| format!("cannot read {}", a.spec.display()))?;
     let pem = std::fs::read_to_string(&a.from_roots)
         .with_context(|| format!("cannot read {}", a.from_roots.display()))?;
     let (ders, errs) = generate::pem_bundle(&pem);
@@ -455,9 +502,8 @@ fn generate_cmd(a: PinsGenerateArgs) -> Result<Status> {
     }
     let roots = parse_chain(&ders)
         .map_err(|(i, e)| anyhow::anyhow!("{}: certificate #{i}: {e}", a.from_roots.display()))?;
-    let db = generate::generate(&spec, &roots).map_err(|errs| {
-        anyhow::anyhow!("{}: {}", a.spec.display(), errs.join("; "))
-    })?;
+    let db = generate::generate(&spec, &roots)
+        .map_err(|errs| anyhow::anyhow!("{}: {}", a.spec.display(), errs.join("; ")))?;
     let roots_name = a
         .from_roots
         .file_name()
@@ -474,7 +520,9 @@ fn generate_cmd(a: PinsGenerateArgs) -> Result<Status> {
         db.to_toml().trim_start_matches("# certwatch pin file (see pinsets/README.md)\n")
     );
     match &a.output {
-        Some(p) => std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, &text).with_context(|| format!("cannot write {}", p.display()))?
+        }
         None => {
             use std::io::Write as _;
             std::io::stdout().lock().write_all(text.as_bytes())?;
@@ -495,7 +543,9 @@ pub fn accept_interceptor(ctx: &Ctx, a: AcceptInterceptorArgs) -> Result<Status>
                 "sha256/{}  network \"{}\"{}  since {}",
                 r.root_spki,
                 r.network,
-                r.label.map(|l| format!("  root \"{l}\"")).unwrap_or_default(),
+                r.label
+                    .map(|l| format!("  root \"{l}\""))
+                    .unwrap_or_default(),
                 &rfc3339(r.at)[..10]
             )))?;
         }

@@ -76,7 +76,8 @@ fn pki() -> Pki {
 }
 
 fn db_for(p: &Pki, bad: &[&Ca], expires: &str) -> PinDb {
-    let pin = |c: &Ca, l: &str| format!("{{ label = \"{l}\", spki = \"sha256/{}\" }}", spki(&c.der));
+    let pin =
+        |c: &Ca, l: &str| format!("{{ label = \"{l}\", spki = \"sha256/{}\" }}", spki(&c.der));
     let bad: Vec<String> = bad.iter().map(|c| pin(c, "bad")).collect();
     let src = format!(
         "[[pinset]]\nname = \"s\"\nexpires = {expires}\npins = [{}]\nbackup = [{}]\nbad = [{}]\n[[entry]]\nhost = \"site.test\"\ninclude_subdomains = true\npinset = \"s\"\n",
@@ -109,15 +110,78 @@ fn rcgen_chain_table() {
     };
     // (name, chain, bad keys, expires, host, expected status)
     let cases: Vec<(&str, &Vec<Vec<u8>>, Vec<&Ca>, &str, &str, &str)> = vec![
-        ("root pin, subdomain", &good, vec![], "2099-01-01", "www.site.test", "ok"),
-        ("root pin, exact", &good, vec![], "2099-01-01", "site.test", "ok"),
-        ("backup root", &via_backup, vec![], "2099-01-01", "www.site.test", "ok"),
-        ("local interceptor", &intercepted, vec![], "2099-01-01", "www.site.test", "violation"),
-        ("appended real chain", &appended, vec![], "2099-01-01", "www.site.test", "violation"),
-        ("self-signed", &self_signed, vec![], "2099-01-01", "www.site.test", "violation"),
-        ("bad intermediate", &good, vec![&p.inter], "2099-01-01", "www.site.test", "violation"),
-        ("expired pinset", &intercepted, vec![], "2001-01-01", "www.site.test", "not_pinned"),
-        ("other host", &intercepted, vec![], "2099-01-01", "other.test", "not_pinned"),
+        (
+            "root pin, subdomain",
+            &good,
+            vec![],
+            "2099-01-01",
+            "www.site.test",
+            "ok",
+        ),
+        (
+            "root pin, exact",
+            &good,
+            vec![],
+            "2099-01-01",
+            "site.test",
+            "ok",
+        ),
+        (
+            "backup root",
+            &via_backup,
+            vec![],
+            "2099-01-01",
+            "www.site.test",
+            "ok",
+        ),
+        (
+            "local interceptor",
+            &intercepted,
+            vec![],
+            "2099-01-01",
+            "www.site.test",
+            "violation",
+        ),
+        (
+            "appended real chain",
+            &appended,
+            vec![],
+            "2099-01-01",
+            "www.site.test",
+            "violation",
+        ),
+        (
+            "self-signed",
+            &self_signed,
+            vec![],
+            "2099-01-01",
+            "www.site.test",
+            "violation",
+        ),
+        (
+            "bad intermediate",
+            &good,
+            vec![&p.inter],
+            "2099-01-01",
+            "www.site.test",
+            "violation",
+        ),
+        (
+            "expired pinset",
+            &intercepted,
+            vec![],
+            "2001-01-01",
+            "www.site.test",
+            "not_pinned",
+        ),
+        (
+            "other host",
+            &intercepted,
+            vec![],
+            "2099-01-01",
+            "other.test",
+            "not_pinned",
+        ),
     ];
     for (name, chain, bad, expires, host, want) in cases {
         let db = db_for(&p, &bad, expires);
@@ -135,12 +199,28 @@ fn appended_root_is_not_on_the_path() {
         p.inter.der.clone(),
         p.root.der.clone(),
     ];
-    let an = analyze(&chain, "www.site.test", crate::check::unix_now(), &p.classifier).unwrap();
+    let an = analyze(
+        &chain,
+        "www.site.test",
+        crate::check::unix_now(),
+        &p.classifier,
+    )
+    .unwrap();
     let path = path_spkis(&an.chain, &an.trust);
     assert!(!path.contains(&spki(&p.root.der)));
     assert!(!path.contains(&spki(&p.inter.der)));
-    let good = vec![leaf("www.site.test", &p.inter), p.inter.der.clone(), p.root.der.clone()];
-    let an = analyze(&good, "www.site.test", crate::check::unix_now(), &p.classifier).unwrap();
+    let good = vec![
+        leaf("www.site.test", &p.inter),
+        p.inter.der.clone(),
+        p.root.der.clone(),
+    ];
+    let an = analyze(
+        &good,
+        "www.site.test",
+        crate::check::unix_now(),
+        &p.classifier,
+    )
+    .unwrap();
     let path = path_spkis(&an.chain, &an.trust);
     assert_eq!(path.len(), 3);
     assert_eq!(path[2], spki(&p.root.der));

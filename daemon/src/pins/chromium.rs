@@ -136,10 +136,13 @@ fn strip_comments(src: &str) -> String {
 
 /// Imports Chromium pins. `names` resolves key names (from a `.pins` file);
 /// a resolved JSON needs none. `expires` is set on every imported pinset.
-pub fn import(src: &str, names: Option<&KeyNames>, expires: Option<i64>) -> Result<(PinDb, Vec<Diagnostic>), String> {
-    let v: Value = serde_json::from_str(&strip_comments(src)).map_err(|e| {
-        format!("not Chromium pins JSON: {e}")
-    })?;
+pub fn import(
+    src: &str,
+    names: Option<&KeyNames>,
+    expires: Option<i64>,
+) -> Result<(PinDb, Vec<Diagnostic>), String> {
+    let v: Value = serde_json::from_str(&strip_comments(src))
+        .map_err(|e| format!("not Chromium pins JSON: {e}"))?;
     let pinsets = v
         .get("pinsets")
         .and_then(Value::as_array)
@@ -188,7 +191,9 @@ pub fn import(src: &str, names: Option<&KeyNames>, expires: Option<i64>) -> Resu
                     for (k, x) in o {
                         match x.as_str() {
                             Some(h) => raw.push((k.clone(), Some(h.to_string()))),
-                            None => notes.push(format!("pinset {name}: {field}: {k} is not a string")),
+                            None => {
+                                notes.push(format!("pinset {name}: {field}: {k} is not a string"))
+                            }
                         }
                     }
                 }
@@ -202,7 +207,9 @@ pub fn import(src: &str, names: Option<&KeyNames>, expires: Option<i64>) -> Resu
                 let resolved = match hash {
                     Some(h) => parse_spki_hash(&h),
                     None => table.get(&label).cloned().ok_or_else(|| {
-                        format!("key name {label:?} is not defined (give the .pins file with --pins)")
+                        format!(
+                            "key name {label:?} is not defined (give the .pins file with --pins)"
+                        )
                     }),
                 };
                 match resolved {
@@ -252,7 +259,9 @@ pub fn import(src: &str, names: Option<&KeyNames>, expires: Option<i64>) -> Resu
         };
         let pinset = format!("chromium/{pins}");
         if db.pinset(&pinset).is_none() {
-            note(format!("entry {host}: pinset {pins:?} was not imported; skipped"));
+            note(format!(
+                "entry {host}: pinset {pins:?} was not imported; skipped"
+            ));
             continue;
         }
         let sub = e

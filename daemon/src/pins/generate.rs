@@ -97,7 +97,9 @@ pub fn generate(spec: &str, roots: &[CertInfo]) -> Result<PinDb, Vec<String>> {
                 label: cn.to_string(),
             }),
             [] => {
-                errors.push(format!("pinset {set}: no root with CN {cn:?} in the roots file"));
+                errors.push(format!(
+                    "pinset {set}: no root with CN {cn:?} in the roots file"
+                ));
                 None
             }
             _ => {

@@ -403,12 +403,9 @@ impl PinDb {
 /// kept as a full UTC date-time when it is not midnight.
 fn format_date(t: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(t) {
-        Ok(d) if d.time() == time::Time::MIDNIGHT => format!(
-            "{:04}-{:02}-{:02}",
-            d.year(),
-            u8::from(d.month()),
-            d.day()
-        ),
+        Ok(d) if d.time() == time::Time::MIDNIGHT => {
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        }
         Ok(d) => d
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_else(|_| t.to_string()),
@@ -483,9 +480,7 @@ fn parse_expiry(v: &toml::Value) -> Result<i64, String> {
 /// `YYYY-MM-DD` (00:00 UTC) or RFC 3339 → Unix seconds.
 pub fn parse_date_or_time(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    if let Ok(t) =
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-    {
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
         return Ok(t.unix_timestamp());
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -529,11 +524,17 @@ pub fn parse_toml(src: &str) -> (PinDb, Vec<Diagnostic>) {
         let p = sp.into_inner();
         let name = p.name.get_ref().trim().to_string();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            diag(p.name.span().start, "pinset name must be 1–200 printable characters".into());
+            diag(
+                p.name.span().start,
+                "pinset name must be 1–200 printable characters".into(),
+            );
             continue;
         }
         if db.pinsets.contains_key(&name) {
-            diag(p.name.span().start, format!("pinset {name:?} is defined twice; keeping the first"));
+            diag(
+                p.name.span().start,
+                format!("pinset {name:?} is defined twice; keeping the first"),
+            );
             continue;
         }
         let expires = match &p.expires {
@@ -566,7 +567,10 @@ pub fn parse_toml(src: &str) -> (PinDb, Vec<Diagnostic>) {
         }
         let [pins, backup, bad] = lists;
         if pins.is_empty() && backup.is_empty() {
-            diag(start, format!("pinset {name:?} has no usable pins; left out"));
+            diag(
+                start,
+                format!("pinset {name:?} has no usable pins; left out"),
+            );
             continue;
         }
         if let Some(b) = bad
@@ -575,7 +579,10 @@ pub fn parse_toml(src: &str) -> (PinDb, Vec<Diagnostic>) {
         {
             diag(
                 start,
-                format!("pinset {name:?}: key {:?} is both pinned and bad; left out", b.label),
+                format!(
+                    "pinset {name:?}: key {:?} is both pinned and bad; left out",
+                    b.label
+                ),
             );
             continue;
         }
@@ -609,7 +616,10 @@ pub fn parse_toml(src: &str) -> (PinDb, Vec<Diagnostic>) {
             continue;
         }
         if db.entries.contains_key(&host) {
-            diag(e.host.span().start, format!("entry {host} is defined twice; keeping the first"));
+            diag(
+                e.host.span().start,
+                format!("entry {host} is defined twice; keeping the first"),
+            );
             continue;
         }
         db.entries.insert(

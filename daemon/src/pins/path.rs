@@ -52,9 +52,9 @@ pub fn path_indices(chain: &[CertInfo]) -> Vec<usize> {
             !used[j]
                 && chain[j].subject == chain[cur].issuer
                 && match (&parsed[cur], &parsed[j]) {
-                    (Some(child), Some(parent)) => child
-                        .verify_signature(Some(parent.public_key()))
-                        .is_ok(),
+                    (Some(child), Some(parent)) => {
+                        child.verify_signature(Some(parent.public_key())).is_ok()
+                    }
                     _ => false,
                 }
         });

@@ -96,13 +96,23 @@ fn check_table() {
     let cases: &[(&str, Vec<String>, &str, &str)] = &[
         ("www.example.com", s(&[D, A]), "ok", "Corp Root"),
         ("www.example.com", s(&[B]), "ok", "Corp Backup"),
-        ("www.example.com", s(&[D]), "violation", "none of the 1 keys"),
+        (
+            "www.example.com",
+            s(&[D]),
+            "violation",
+            "none of the 1 keys",
+        ),
         ("www.example.com", s(&[]), "violation", "none of the 0 keys"),
         // a bad hash fails even when a pin matches
         ("www.example.com", s(&[C, A]), "violation", "Corp Old Sub"),
         ("www.example.com", s(&[A, C]), "violation", "Corp Old Sub"),
         // most specific entry wins
-        ("special.example.com", s(&[A]), "violation", "expected one of: D"),
+        (
+            "special.example.com",
+            s(&[A]),
+            "violation",
+            "expected one of: D",
+        ),
         ("special.example.com", s(&[D]), "ok", "D"),
         // exact-only entry
         ("exact.example.org", s(&[A]), "ok", "Corp Root"),
@@ -116,7 +126,9 @@ fn check_table() {
         let r = db.check(host, spkis, now);
         assert_eq!(r.status(), *status, "{host} {spkis:?}: {r:?}");
         match &r {
-            PinCheck::Ok { matched, backup, .. } => {
+            PinCheck::Ok {
+                matched, backup, ..
+            } => {
                 assert_eq!(matched.label, *frag);
                 assert_eq!(*backup, *frag == "Corp Backup");
             }
@@ -258,7 +270,15 @@ fn shipped_pinsets_parse_clean() {
     assert!(diags.is_empty(), "{diags:?}");
     assert!(db.lookup("accounts.google.com").is_some());
     for set in db.pinsets() {
-        assert!(set.expires.is_some(), "shipped pinset {} must expire", set.name);
-        assert!(!set.backup.is_empty(), "shipped pinset {} needs backups", set.name);
+        assert!(
+            set.expires.is_some(),
+            "shipped pinset {} must expire",
+            set.name
+        );
+        assert!(
+            !set.backup.is_empty(),
+            "shipped pinset {} needs backups",
+            set.name
+        );
     }
 }

@@ -90,7 +90,11 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
             .map_err(|e| err(store, e))?;
         let rows = st
             .query_map(params![name], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .map_err(|e| err(store, e))?;
         for row in rows {
@@ -125,7 +129,12 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
 /// Merges `db` into the user's pins in one transaction: its pinsets replace
 /// same-named ones, its entries replace the same hosts' entries. Returns
 /// (pinsets, entries) written.
-pub fn save(store: &mut Store, db: &PinDb, source: &str, now: i64) -> Result<(usize, usize), StoreError> {
+pub fn save(
+    store: &mut Store,
+    db: &PinDb,
+    source: &str,
+    now: i64,
+) -> Result<(usize, usize), StoreError> {
     ensure(store)?;
     let path = store.path().to_path_buf();
     let map = |e: rusqlite::Error| StoreError::Sqlite {
@@ -238,7 +247,9 @@ pub fn accepted_interceptors(store: &mut Store) -> Result<Vec<AcceptedIntercepto
     ensure(store)?;
     let c = store.conn();
     let mut st = c
-        .prepare("SELECT root_spki, network, label, created FROM interceptor_accepts ORDER BY created")
+        .prepare(
+            "SELECT root_spki, network, label, created FROM interceptor_accepts ORDER BY created",
+        )
         .map_err(|e| err(store, e))?;
     let rows = st
         .query_map([], |r| {
@@ -254,7 +265,10 @@ pub fn accepted_interceptors(store: &mut Store) -> Result<Vec<AcceptedIntercepto
 }
 
 /// The network a root was acknowledged for, if any.
-pub fn interceptor_network(store: &mut Store, root_spki: &str) -> Result<Option<String>, StoreError> {
+pub fn interceptor_network(
+    store: &mut Store,
+    root_spki: &str,
+) -> Result<Option<String>, StoreError> {
     ensure(store)?;
     store
         .conn()
@@ -294,7 +308,10 @@ mod tests {
         let mut s = Store::in_memory().unwrap();
         accept_interceptor(&mut s, "K", "corp", Some("Corp Root"), 5).unwrap();
         accept_interceptor(&mut s, "K", "office", None, 6).unwrap();
-        assert_eq!(interceptor_network(&mut s, "K").unwrap().as_deref(), Some("office"));
+        assert_eq!(
+            interceptor_network(&mut s, "K").unwrap().as_deref(),
+            Some("office")
+        );
         assert_eq!(interceptor_network(&mut s, "X").unwrap(), None);
         assert_eq!(accepted_interceptors(&mut s).unwrap().len(), 1);
         assert!(forget_interceptor(&mut s, "K").unwrap());
