@@ -20,22 +20,12 @@ use serde_json::Value;
 // ---------------------------------------------------------------- helpers
 
 fn certwatch_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    for dir in exe.ancestors().skip(1) {
-        let p = dir.join("certwatch");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "certwatch binary not found above {}: build it first (cargo build -p certwatch-cli)",
-        exe.display()
-    );
+    // Builds the workspace binaries once per test process (see tests/support).
+    certwatch_tests::bin("certwatch")
 }
 
 fn shared_data() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    p.is_dir().then_some(p)
+    certwatch_tests::shared_data()
 }
 
 struct Env {
@@ -1023,19 +1013,21 @@ fn caa_on_ca_change_allow_forbid_none_and_parent() {
         if !domain.is_empty() {
             assert_eq!(v["caa"]["domain"], domain, "{host}");
         }
-        let code = format!("caa_{status}");
+        let want = format!("caa_{status}");
         assert!(
             v["reasons"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|x| x["code"] == code.as_str()),
+                .any(|x| x["code"] == want.as_str()),
             "{v}"
         );
         if status == "forbids" {
             assert_eq!(v["severity"], "critical", "{host}: {v}");
         }
-        // unchanged now: no CAA look-up
+        // once the user accepts the new CA there is no change, so no look-up
+        let o = env.run(&["--roots", r, "accept", host]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
         let again = check(host, after, &[]);
         assert!(again.get("caa").is_none(), "{again}");
     }

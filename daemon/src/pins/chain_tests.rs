@@ -109,7 +109,14 @@ fn rcgen_chain_table() {
         vec![params.self_signed(&key).unwrap().der().to_vec()]
     };
     // (name, chain, bad keys, expires, host, expected status)
-    type Case<'a> = (&'a str, &'a Vec<Vec<u8>>, Vec<&'a Ca>, &'a str, &'a str, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a Vec<Vec<u8>>,
+        Vec<&'a Ca>,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
     let cases: Vec<Case<'_>> = vec![
         (
             "root pin, subdomain",
