@@ -282,11 +282,16 @@ pub fn evaluate(
         detail,
     })?;
     let set = relevant_set(host, |name| {
-        rt.block_on(dns::caa_at(&resolver, name))
-            .map_err(|detail| CaaError::Dns {
-                name: name.to_string(),
-                detail,
-            })
+        rt.block_on(async {
+            match tokio::time::timeout(cfg.timeout, dns::caa_at(&resolver, name)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {:?}", cfg.timeout)),
+            }
+        })
+        .map_err(|detail| CaaError::Dns {
+            name: name.to_string(),
+            detail,
+        })
     })?;
     Ok(match set {
         None => CaaEvidence::None,
