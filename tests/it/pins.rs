@@ -1080,3 +1080,148 @@ fn caa_dns_failure_is_not_evidence() {
     assert!(stderr(&o).contains("CAA look-up"), "{}", stderr(&o));
     let _ = std::io::stderr().flush();
 }
+
+// ------------------------------------------------------- real mitmproxy
+
+/// `mitmdump` from `$MITMDUMP`, else from PATH.
+fn mitmdump_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MITMDUMP").map(PathBuf::from) {
+        return p.is_file().then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("mitmdump"))
+            .find(|p| p.is_file())
+    })
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn real_mitmproxy_interception_is_named_and_critical() {
+    let Some(mitmdump) = mitmdump_bin() else {
+        eprintln!(
+            "skipped: mitmdump not found (set MITMDUMP or put it on PATH; see notes/pins.md)"
+        );
+        return;
+    };
+    let env = Env::new();
+    let root = Ca::root("Origin Test Root", "Origin Test CA");
+    let inter = root.intermediate("Origin Issuing CA", "Origin Test CA");
+    let (leaf, key) = inter.leaf(&["bank.test"]);
+    let origin = tls_server(vec![leaf, inter.der.clone()], key);
+    let roots = env.write("roots.pem", &pem(&root.der));
+    let r = roots.to_str().unwrap();
+    // history: the real site first
+    let o = env.run(&[
+        "--roots",
+        r,
+        "check",
+        "bank.test",
+        "--connect",
+        &origin.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // mitmproxy as a reverse proxy in front of it, on its own port
+    let confdir = env.path("mitm");
+    std::fs::create_dir_all(&confdir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&mitmdump)
+        .args([
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            &port.to_string(),
+        ])
+        .arg("--mode")
+        .arg(format!("reverse:https://{origin}"))
+        .args(["--set", "ssl_insecure=true", "--set"])
+        .arg(format!("confdir={}", confdir.display()))
+        .args(["-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut mitm = Killed(child);
+    let ca_file = confdir.join("mitmproxy-ca-cert.pem");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let proxy: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    loop {
+        if let Ok(Some(st)) = mitm.0.try_wait() {
+            panic!("mitmdump exited early: {st}");
+        }
+        if ca_file.is_file() && std::net::TcpStream::connect(proxy).is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mitmdump did not start within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The proxy's root is not installed: untrusted, named, critical.
+    let o = env.run(&[
+        "--roots",
+        r,
+        "check",
+        "bank.test",
+        "--connect",
+        &proxy.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
+    let v = json_line(&o);
+    assert_eq!(code(&o), 2, "{v}");
+    assert_eq!(v["trust"], "untrusted", "{v}");
+    assert!(
+        v["interceptor"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mitmproxy"),
+        "{v}"
+    );
+    // Installed as a local root (what a debugging user does): local, named, critical
+    // because this site used a public CA before.
+    let o = env.run(&[
+        "--roots",
+        r,
+        "--local-roots",
+        ca_file.to_str().unwrap(),
+        "check",
+        "bank.test",
+        "--connect",
+        &proxy.to_string(),
+        "--json",
+        "--no-caa",
+    ]);
+    let v = json_line(&o);
+    assert_eq!(code(&o), 2, "{v}");
+    assert_eq!(v["trust"], "local", "{v}");
+    assert_eq!(v["severity"], "critical");
+    assert!(
+        v["interceptor"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mitmproxy"),
+        "{v}"
+    );
+    assert!(v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["code"] == "interceptor_known"));
+}
