@@ -212,6 +212,47 @@ pub fn covers_by_wildcard(host: &str, leaf: &crate::model::CertInfo) -> bool {
     }
 }
 
+/// After a first judgement against `history`: when it says `ca_changed`,
+/// looks up CAA for this host only and stores the result in `evidence`.
+/// Returns the error when a look-up was attempted and failed (the caller
+/// may log it); skipped look-ups and "no change" return `Ok`.
+pub fn enrich(
+    host: &str,
+    analysis: &crate::check::Analysis,
+    evidence: &mut crate::verdict::Evidence,
+    history: &crate::verdict::History,
+    now: i64,
+    cfg: &CaaConfig,
+) -> Result<(), CaaError> {
+    if evidence.caa.is_some() || history.sightings.is_empty() {
+        return Ok(());
+    }
+    let first = crate::verdict::judge(&crate::verdict::Input {
+        host,
+        now,
+        chain: &analysis.chain,
+        trust: &analysis.trust,
+        ca: &analysis.ca,
+        history,
+        evidence,
+    });
+    if !needed(&first) {
+        return Ok(());
+    }
+    let wildcard = analysis
+        .chain
+        .first()
+        .is_some_and(|l| covers_by_wildcard(host, l));
+    match evaluate(host, &analysis.ca, wildcard, cfg) {
+        Ok(e) => {
+            evidence.caa = Some(e);
+            Ok(())
+        }
+        Err(CaaError::Skipped(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// How to look CAA records up.
 #[derive(Debug, Clone)]
 pub struct CaaConfig {

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use certwatch_engine::caa::{self, CaaConfig};
 use certwatch_engine::check::{analyze, unix_now, Analysis, EvidenceSource};
-use certwatch_engine::interceptor::{self, AcceptedRoot, InterceptorSource};
+use certwatch_engine::interceptor;
 use certwatch_engine::model::{parse_chain, split_chain};
 use certwatch_engine::pins::path::path_spkis;
-use certwatch_engine::pins::source::PinEvidenceSource;
 use certwatch_engine::pins::{
     self, chromium, generate, parse_date_or_time, parse_spki_hash, user, Pin, PinCheck, PinDb,
     PinEntry, Pinset,
@@ -21,7 +20,7 @@ use certwatch_engine::probe::{self, ProbeConfig, Site};
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::store::Store;
-use certwatch_engine::verdict::{judge, Evidence, History, Input};
+use certwatch_engine::verdict::{Evidence, History};
 use serde_json::json;
 
 use crate::args::{
@@ -72,34 +71,15 @@ fn existing_store(ctx: &Ctx) -> Result<Option<Store>> {
 
 /// Shipped pins with the user's layered on top.
 pub fn effective_pins(store: Option<&mut Store>) -> Result<PinDb> {
-    let mut db = pins::shipped();
-    if let Some(s) = store {
-        db.layer(user::load(s)?);
-    }
-    Ok(db)
+    Ok(certwatch_engine::pins::source::effective_pins(store)?)
 }
 
 /// The evidence sources `check` and `inspect` use: pins and interceptor naming.
 pub fn evidence_sources(ctx: &Ctx) -> Result<Vec<Arc<dyn EvidenceSource>>> {
     let mut store = existing_store(ctx)?;
-    let accepted = match store.as_mut() {
-        Some(s) => user::accepted_interceptors(s)?
-            .into_iter()
-            .map(|a| AcceptedRoot {
-                root_spki: a.root_spki,
-                network: a.network,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let db = effective_pins(store.as_mut())?;
-    Ok(vec![
-        Arc::new(PinEvidenceSource::new(db)),
-        Arc::new(InterceptorSource::new(
-            interceptor::shipped_products(),
-            accepted,
-        )),
-    ])
+    Ok(certwatch_engine::pins::source::standard_sources(
+        store.as_mut(),
+    )?)
 }
 
 /// The CAA configuration from `--caa/--no-caa/--dns-server` (None = off).
@@ -113,8 +93,8 @@ pub fn caa_config(a: &CaaArgs) -> Option<CaaConfig> {
     })
 }
 
-/// After a first judgement against `history`: when the CA changed, looks
-/// up CAA for this host (only) and adds it to `evidence`.
+/// CAA evidence after a first judgement (see `caa::enrich`); failures are
+/// one line on stderr and give no evidence.
 pub fn add_caa(
     site: &Site,
     analysis: &Analysis,
@@ -124,29 +104,8 @@ pub fn add_caa(
     cfg: Option<&CaaConfig>,
 ) {
     let Some(cfg) = cfg else { return };
-    if evidence.caa.is_some() || history.sightings.is_empty() {
-        return;
-    }
-    let first = judge(&Input {
-        host: &site.host,
-        now,
-        chain: &analysis.chain,
-        trust: &analysis.trust,
-        ca: &analysis.ca,
-        history,
-        evidence,
-    });
-    if !caa::needed(&first) {
-        return;
-    }
-    let wildcard = analysis
-        .chain
-        .first()
-        .is_some_and(|l| caa::covers_by_wildcard(&site.host, l));
-    match caa::evaluate(&site.host, &analysis.ca, wildcard, cfg) {
-        Ok(e) => evidence.caa = Some(e),
-        Err(caa::CaaError::Skipped(_)) => {}
-        Err(e) => eprintln!("certwatch: {}", sanitize(&e.to_string())),
+    if let Err(e) = caa::enrich(&site.host, analysis, evidence, history, now, cfg) {
+        eprintln!("certwatch: {}", sanitize(&e.to_string()));
     }
 }
 

@@ -1,11 +1,50 @@
 //! The pin [`EvidenceSource`]: fills [`Evidence::pin`].
 
+use std::sync::Arc;
+
 use crate::check::{Analysis, EvidenceSource};
+use crate::interceptor::{self, AcceptedRoot, InterceptorSource};
 use crate::probe::{Probed, Site};
+use crate::store::{Store, StoreError};
 use crate::verdict::{Evidence, PinEvidence};
 
 use super::path::path_spkis;
-use super::{PinCheck, PinDb};
+use super::{user, PinCheck, PinDb};
+
+/// Shipped pins with the user's (from `store`) layered on top.
+pub fn effective_pins(store: Option<&mut Store>) -> Result<PinDb, StoreError> {
+    let mut db = super::shipped();
+    if let Some(s) = store {
+        db.layer(user::load(s)?);
+    }
+    Ok(db)
+}
+
+/// The standard evidence sources of this module, for any front end (CLI,
+/// daemon, native host): pins (shipped + user) and interceptor naming with
+/// the user's acknowledged roots. Without a store: shipped data only.
+pub fn standard_sources(
+    mut store: Option<&mut Store>,
+) -> Result<Vec<Arc<dyn EvidenceSource>>, StoreError> {
+    let accepted = match store.as_deref_mut() {
+        Some(s) => user::accepted_interceptors(s)?
+            .into_iter()
+            .map(|a| AcceptedRoot {
+                root_spki: a.root_spki,
+                network: a.network,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let db = effective_pins(store)?;
+    Ok(vec![
+        Arc::new(PinEvidenceSource::new(db)),
+        Arc::new(InterceptorSource::new(
+            interceptor::shipped_products(),
+            accepted,
+        )),
+    ])
+}
 
 /// Checks every chain against a pin database (shipped pins layered under the
 /// user's, typically).
