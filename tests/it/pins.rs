@@ -497,6 +497,25 @@ fn accept_interceptor_lowers_only_that_root() {
     let v = check(proxied);
     assert_eq!(v["severity"], "info", "{v}");
     assert_eq!(v["interceptor_accepted"]["network"], "office");
+    // a pinned site through the acknowledged proxy: not re-alerted as a pin violation
+    let o = env.run(&[
+        "pins",
+        "add",
+        "bank.test",
+        "--spki",
+        &spki_b64(&pki.root.der),
+        "--expires",
+        "2099-01-01",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = check(proxied);
+    assert_eq!(v["severity"], "info", "{v}");
+    assert_eq!(v["pin"]["status"], "not_pinned", "{v}");
+    let v = check(rogue);
+    assert_eq!(v["pin"]["status"], "violation", "{v}");
+    assert_eq!(check(public)["pin"]["status"], "ok");
+    let o = env.run(&["pins", "remove", "bank.test"]);
+    assert_eq!(code(&o), 0);
     // another local root still alerts
     assert_eq!(check(rogue)["severity"], "critical");
     // by SPKI (base64) too; list; forget

@@ -26,7 +26,7 @@ pub fn effective_pins(store: Option<&mut Store>) -> Result<PinDb, StoreError> {
 pub fn standard_sources(
     mut store: Option<&mut Store>,
 ) -> Result<Vec<Arc<dyn EvidenceSource>>, StoreError> {
-    let accepted = match store.as_deref_mut() {
+    let accepted: Vec<AcceptedRoot> = match store.as_deref_mut() {
         Some(s) => user::accepted_interceptors(s)?
             .into_iter()
             .map(|a| AcceptedRoot {
@@ -37,8 +37,9 @@ pub fn standard_sources(
         None => Vec::new(),
     };
     let db = effective_pins(store)?;
+    let exempt = accepted.iter().map(|a| a.root_spki.clone()).collect();
     Ok(vec![
-        Arc::new(PinEvidenceSource::new(db)),
+        Arc::new(PinEvidenceSource::new(db).with_exempt_roots(exempt)),
         Arc::new(InterceptorSource::new(
             interceptor::shipped_products(),
             accepted,
@@ -48,15 +49,31 @@ pub fn standard_sources(
 
 /// Checks every chain against a pin database (shipped pins layered under the
 /// user's, typically).
+///
+/// Chains that validate through a local root the user acknowledged as their
+/// network's interception proxy (`accept-interceptor`) are exempt: like
+/// browsers, which do not enforce pins through locally installed roots, the
+/// acknowledged proxy is reported once as `info`, not as a pin violation on
+/// every pinned site. Any other local root is still judged against the pins.
 #[derive(Debug, Clone, Default)]
 pub struct PinEvidenceSource {
     db: PinDb,
+    exempt_roots: Vec<String>,
 }
 
 impl PinEvidenceSource {
     /// A source over `db`.
     pub fn new(db: PinDb) -> Self {
-        PinEvidenceSource { db }
+        PinEvidenceSource {
+            db,
+            exempt_roots: Vec::new(),
+        }
+    }
+
+    /// Exempts chains anchored (as `local`) at these root SPKIs (base64).
+    pub fn with_exempt_roots(mut self, roots: Vec<String>) -> Self {
+        self.exempt_roots = roots;
+        self
     }
 
     /// The database used.
@@ -107,6 +124,16 @@ impl EvidenceSource for PinEvidenceSource {
         now: i64,
         evidence: &mut Evidence,
     ) {
+        let exempt = analysis.trust.kind == crate::trust::TrustKind::Local
+            && analysis
+                .trust
+                .anchor
+                .as_ref()
+                .is_some_and(|a| self.exempt_roots.contains(&a.spki_sha256));
+        if exempt {
+            evidence.pin = Some(PinEvidence::NotPinned);
+            return;
+        }
         evidence.pin = Some(to_evidence(&self.evaluate(&site.host, analysis, now)));
     }
 }
