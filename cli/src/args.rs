@@ -122,7 +122,7 @@ pub struct CaaArgs {
     #[arg(long, overrides_with = "no_caa")]
     pub caa: bool,
     /// Never look up CAA records.
-    #[arg(long = "no-caa")]
+    #[arg(long = "no-caa", overrides_with = "caa")]
     pub no_caa: bool,
     /// DNS server for CAA look-ups, IP:PORT (UDP), instead of the system's.
     #[arg(long = "dns-server", value_name = "IP:PORT")]
