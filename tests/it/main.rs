@@ -9,4 +9,5 @@ mod check;
 mod corpus;
 mod crash;
 mod hostile;
+mod pins;
 mod privacy;

@@ -4,6 +4,7 @@ pub mod accept;
 pub mod check;
 pub mod history;
 pub mod inspect;
+pub mod pins;
 
 /// Writes a line to stdout; a closed pipe (`| head`) is not an error.
 pub fn out(line: &str) -> anyhow::Result<()> {
