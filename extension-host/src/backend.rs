@@ -74,6 +74,10 @@ pub struct DirectBackend {
 fn read_pem(var: &str, path: &str) -> Result<Vec<Vec<u8>>, Failure> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::new("config", format!("{var}={path}: cannot read: {e}")))?;
+    // An empty file means "no roots" (as the CLI's --roots/--local-roots).
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
     split_chain(&bytes).map_err(|e| Failure::new("config", format!("{var}={path}: {e}")))
 }
 

@@ -45,7 +45,9 @@ impl Caller {
         let s = match self {
             Caller::Chromium(o) => format!("extension origin {o}"),
             Caller::Firefox(id) => format!("add-on {id}"),
-            Caller::Unknown => "no browser extension in the arguments".to_string(),
+            Caller::Unknown => {
+                "unknown caller (no extension origin or add-on id in the arguments)".to_string()
+            }
         };
         certwatch_engine::sanitize::sanitize(&s.chars().take(120).collect::<String>())
     }

@@ -121,14 +121,14 @@ where
                     Ok(v) => {
                         let sev = v.get("severity").and_then(Value::as_str).unwrap_or("ok");
                         log(&format!(
-                            "{kind} {} → {sev} ({ms} ms)",
+                            "{kind}{} → {sev} ({ms} ms)",
                             target(&env.request)
                         ));
                         ok_reply(&env.id, kind, v)
                     }
                     Err(f) => {
                         log(&format!(
-                            "{kind} {} failed: {} ({ms} ms)",
+                            "{kind}{} failed: {} ({ms} ms)",
                             target(&env.request),
                             f.message
                         ));
@@ -150,8 +150,8 @@ where
 
 fn target(r: &Request) -> String {
     match r {
-        Request::Check(c) => c.site.to_string(),
-        Request::History(s) | Request::Accept(s) => s.to_string(),
+        Request::Check(c) => format!(" {}", c.site),
+        Request::History(s) | Request::Accept(s) => format!(" {s}"),
         Request::Status => String::new(),
     }
 }
