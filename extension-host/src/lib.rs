@@ -120,10 +120,7 @@ where
                 match result {
                     Ok(v) => {
                         let sev = v.get("severity").and_then(Value::as_str).unwrap_or("ok");
-                        log(&format!(
-                            "{kind}{} → {sev} ({ms} ms)",
-                            target(&env.request)
-                        ));
+                        log(&format!("{kind}{} → {sev} ({ms} ms)", target(&env.request)));
                         ok_reply(&env.id, kind, v)
                     }
                     Err(f) => {
