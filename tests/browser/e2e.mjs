@@ -69,6 +69,19 @@ async function poll(what, fn, ms = DEADLINE_MS) {
   throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }
 
+// When the page's load event ended, by the browser's own clock (epoch ms).
+async function loadEnd(page, fallback) {
+  try {
+    const t = await page.evaluate(() => {
+      const n = performance.getEntriesByType("navigation")[0];
+      return n && n.loadEventEnd > 0 ? performance.timeOrigin + n.loadEventEnd : 0;
+    });
+    return t > 0 ? t : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
 }
@@ -215,7 +228,7 @@ async function runChromium(run) {
     // Visit 1: CA One.
     const t0 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const t1 = Date.now();
+    const t1 = await loadEnd(page, Date.now());
     const s1 = await stateAfter(t0);
     assert(["ok", "info"].includes(s1.severity), `first visit severity ${s1.severity}: ${JSON.stringify(s1.reply)}`);
     assert(s1.badge === "", `first visit badge ${JSON.stringify(s1.badge)}`);
@@ -228,7 +241,7 @@ async function runChromium(run) {
     await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
     const t2 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const t3 = Date.now();
+    const t3 = await loadEnd(page, Date.now());
     const s2 = await stateAfter(t2);
     assert(["warning", "critical"].includes(s2.severity), `second visit severity ${s2.severity}`);
     assert(s2.badge === "!", `second visit badge ${JSON.stringify(s2.badge)}`);
@@ -327,7 +340,7 @@ async function runFirefox(run) {
     // Visit 1: CA One.
     const t0 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const t1 = Date.now();
+    const t1 = await loadEnd(page, Date.now());
     const s1 = await stateAfter(t0);
     assert(["ok", "info"].includes(s1.severity), `first visit severity ${s1.severity}`);
     const h1 = await poll("first sighting recorded", () => {
@@ -342,7 +355,7 @@ async function runFirefox(run) {
     await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
     const t2 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const t3 = Date.now();
+    const t3 = await loadEnd(page, Date.now());
     const s2 = await stateAfter(t2);
     assert(["warning", "critical"].includes(s2.severity), `second visit severity ${s2.severity}`);
     await badgeIs("!");
@@ -391,6 +404,10 @@ async function main() {
       process.exit(1);
     }
   }
+  if (!existsSync(join(HERE, "node_modules"))) {
+    console.error(`[e2e] FAIL: ${join(HERE, "node_modules")} missing: run \`npm ci --prefix tests/browser\` first`);
+    process.exit(1);
+  }
   const wanted = (process.env.E2E_BROWSERS ?? "chromium,firefox").split(",").map((s) => s.trim());
   const runs = Math.max(1, Number(process.env.E2E_RUNS ?? 1));
   const tools = ["certutil", "openssl"].filter((c) => !which(c));
@@ -413,7 +430,7 @@ async function main() {
     for (let i = 1; i <= runs; i++) {
       const started = Date.now();
       try {
-        const t = await fn(runs > 1 ? i : 0);
+        const t = Object.fromEntries(Object.entries(await fn(runs > 1 ? i : 0)).map(([k, v]) => [k, Math.round(v)]));
         t.total = Date.now() - started;
         times.push(t);
         ran++;
