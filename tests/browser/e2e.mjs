@@ -262,6 +262,25 @@ async function runChromium(run) {
     await poll("badge cleared after accept", async () => (await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), s2.tabId)) === "");
     await popup.waitForFunction(() => document.getElementById("accept-result").textContent.startsWith("Accepted"), null, { timeout: DEADLINE_MS });
     await popup.screenshot({ path: join(ARTIFACTS, `chromium-popup-accepted${run ? `-${run}` : ""}.png`), fullPage: true });
+
+    // Options: the host answers `status`; an ignored site is not checked.
+    const opts = await ctx.newPage();
+    await opts.goto(`chrome-extension://${CHROMIUM_ID}/options.html`);
+    await opts.waitForFunction(() => document.getElementById("host-status").textContent.startsWith("Connected"), null, { timeout: DEADLINE_MS });
+    await opts.fill("#ignore", "127.0.0.1\nexample.org");
+    await opts.click("#save");
+    await opts.waitForFunction(() => document.getElementById("saved").textContent === "Saved.", null, { timeout: DEADLINE_MS });
+    await opts.screenshot({ path: join(ARTIFACTS, `chromium-options${run ? `-${run}` : ""}.png`), fullPage: true });
+    const before = history(w, site.port).sightings.reduce((n, s) => n + s.count, 0);
+    const t4 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const s3 = await poll("ignored state", async () => {
+      const st = await sw.evaluate(async (k) => (await chrome.storage.local.get(k))[k], `tab:${s2.tabId}`);
+      return st?.ignored && st.at >= t4 ? st : null;
+    });
+    assert(s3.ignored, "site ignored");
+    const after = history(w, site.port).sightings.reduce((n, s) => n + s.count, 0);
+    assert(after === before, `an ignored site is not checked (${before} → ${after} observations)`);
     return t;
   } finally {
     await ctx.close().catch(() => {});
