@@ -394,6 +394,44 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        // Deterministic pseudo-random bytes and JSON-ish fragments.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pieces: [&[u8]; 12] = [
+            b"{",
+            b"}",
+            b"\"type\"",
+            b":",
+            b"\"check\"",
+            b",",
+            b"\"host\"",
+            b"\"chain\"",
+            b"[",
+            b"]",
+            b"\"\xc3\"",
+            b"1e999",
+        ];
+        for _ in 0..20_000 {
+            let n = (next() % 24) as usize;
+            let mut buf = Vec::new();
+            for _ in 0..n {
+                if next() % 3 == 0 {
+                    buf.push(next() as u8);
+                } else {
+                    buf.extend_from_slice(pieces[(next() % 12) as usize]);
+                }
+            }
+            let _ = parse(&buf);
+        }
+    }
+
+    #[test]
     fn id_survives_errors() {
         assert_eq!(parse(br#"{"id":3,"type":"zzz"}"#).unwrap_err().id, json!(3));
     }
