@@ -55,6 +55,23 @@ function siteOf(url) {
 
 const tabKey = (tabId) => `tab:${tabId}`;
 
+// Read-modify-write of a tab's state and badge, one at a time per tab, so
+// an older answer or a re-applied badge never overwrites a newer state.
+const locks = new Map();
+function withTab(tabId, fn) {
+  const next = (locks.get(tabId) ?? Promise.resolve()).then(fn, fn);
+  const tail = next.catch(() => {});
+  locks.set(tabId, tail);
+  tail.then(() => {
+    if (locks.get(tabId) === tail) locks.delete(tabId);
+  });
+  return next;
+}
+
+async function tabState(tabId) {
+  return (await api.storage.local.get(tabKey(tabId)))[tabKey(tabId)];
+}
+
 async function applyBadge(tabId, state) {
   const b = state && !state.accepted ? BADGE[state.severity] : undefined;
   try {
@@ -88,12 +105,14 @@ async function notify(state) {
 // One check of `site` for `tabId`. `extra` carries Firefox's chain.
 async function check(tabId, site, extra) {
   const s = await settings();
+  const requestAt = Date.now();
   if (ignored(site.host, s.ignore)) {
-    await api.storage.local.set({ [tabKey(tabId)]: { ...site, ignored: true, at: Date.now() } });
-    await applyBadge(tabId, null);
+    await withTab(tabId, async () => {
+      await applyBadge(tabId, null);
+      await api.storage.local.set({ [tabKey(tabId)]: { ...site, ignored: true, requestAt, at: Date.now() } });
+    });
     return;
   }
-  const requestAt = Date.now();
   let reply;
   try {
     reply = await ask({ type: "check", host: site.host, port: site.port, ...extra });
@@ -110,13 +129,16 @@ async function check(tabId, site, extra) {
     badgeAt: 0,
     accepted: false,
   };
-  // A newer navigation in this tab may have superseded this one.
-  const cur = (await api.storage.local.get(tabKey(tabId)))[tabKey(tabId)];
-  if (cur && cur.requestAt > requestAt) return;
-  await applyBadge(tabId, state);
-  state.badgeAt = Date.now();
-  await api.storage.local.set({ [tabKey(tabId)]: state, last: { tabId, ...site, badgeAt: state.badgeAt } });
-  if (severity === "critical" || severity === "warning") notify(state);
+  const shown = await withTab(tabId, async () => {
+    // A newer navigation in this tab may have superseded this one.
+    const cur = await tabState(tabId);
+    if (cur && cur.requestAt > requestAt) return false;
+    await applyBadge(tabId, state);
+    state.badgeAt = Date.now();
+    await api.storage.local.set({ [tabKey(tabId)]: state, last: { tabId, ...site, badgeAt: state.badgeAt } });
+    return true;
+  });
+  if (shown && (severity === "critical" || severity === "warning")) notify(state);
 }
 
 // Firefox: blocking listener, only for getSecurityInfo.
@@ -174,13 +196,15 @@ api.webNavigation.onCommitted.addListener((d) => {
   if (site) reapply(d.tabId, site);
 });
 
-async function reapply(tabId, site) {
-  const st = (await api.storage.local.get(tabKey(tabId)))[tabKey(tabId)];
-  if (st && st.host === site.host && st.port === site.port && !st.ignored) {
-    await applyBadge(tabId, st);
-    st.shownAt = Date.now();
-    await api.storage.local.set({ [tabKey(tabId)]: st });
-  }
+function reapply(tabId, site) {
+  return withTab(tabId, async () => {
+    const st = await tabState(tabId);
+    if (st && st.host === site.host && st.port === site.port && !st.ignored) {
+      await applyBadge(tabId, st);
+      st.shownAt = Date.now();
+      await api.storage.local.set({ [tabKey(tabId)]: st });
+    }
+  });
 }
 
 api.tabs?.onRemoved?.addListener((tabId) => {
@@ -194,13 +218,14 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
     if (msg?.type === "accept") {
       const reply = await ask({ type: "accept", host: msg.host, port: msg.port });
       if (reply?.ok && msg.tabId != null) {
-        const key = tabKey(msg.tabId);
-        const st = (await api.storage.local.get(key))[key];
-        if (st) {
-          st.accepted = true;
-          await applyBadge(msg.tabId, st);
-          await api.storage.local.set({ [key]: st });
-        }
+        await withTab(msg.tabId, async () => {
+          const st = await tabState(msg.tabId);
+          if (st && st.host === msg.host && st.port === msg.port) {
+            st.accepted = true;
+            await applyBadge(msg.tabId, st);
+            await api.storage.local.set({ [tabKey(msg.tabId)]: st });
+          }
+        });
       }
       return reply;
     }
