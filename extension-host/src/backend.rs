@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certwatch_engine::check::{analyze, unix_now, CheckError, Engine};
+use certwatch_engine::caa::{self, CaaConfig};
+use certwatch_engine::check::{analyze, unix_now, Analysis, CheckError, Engine};
 use certwatch_engine::model::split_chain;
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::{proxy_for, Env};
@@ -14,6 +15,7 @@ use certwatch_engine::probe::{self, ProbeConfig, ProbeError, Site};
 use certwatch_engine::report::{ca_json, checked_json, error_json, rfc3339};
 use certwatch_engine::store::Store;
 use certwatch_engine::trust::{Classifier, LocalRoots};
+use certwatch_engine::verdict::Evidence;
 use serde_json::{json, Value};
 
 use crate::compare::chain_difference;
@@ -60,6 +62,8 @@ pub mod env {
     pub const LOCAL_ROOTS: &str = "CERTWATCH_LOCAL_ROOTS";
     /// Cap on a message from the browser, bytes.
     pub const MAX_IN: &str = "CERTWATCH_HOST_MAX_IN";
+    /// `1`: no CAA look-ups (as `certwatch check --no-caa`).
+    pub const NO_CAA: &str = "CERTWATCH_NO_CAA";
 }
 
 /// The engine and database, in-process.
@@ -68,6 +72,7 @@ pub struct DirectBackend {
     paths: Paths,
     store: Option<Store>,
     builtin_roots: bool,
+    caa: Option<CaaConfig>,
     env: Box<dyn Env>,
 }
 
@@ -98,7 +103,11 @@ impl DirectBackend {
         let builtin_roots = public.is_none();
         let classifier = Classifier::new(public.as_deref(), local)
             .map_err(|e| Failure::new("config", format!("{}: {e}", env::ROOTS)))?;
-        Ok(DirectBackend {
+        let caa = match env.var(env::NO_CAA).as_deref() {
+            Some("1") | Some("true") | Some("yes") => None,
+            _ => Some(CaaConfig::default()),
+        };
+        let mut b = DirectBackend {
             engine: Engine {
                 classifier: Arc::new(classifier),
                 probe: ProbeConfig {
@@ -112,8 +121,30 @@ impl DirectBackend {
             paths,
             store: None,
             builtin_roots,
+            caa,
             env,
-        })
+        };
+        // The same evidence sources as `certwatch check`: pins (shipped +
+        // the user's) and interceptor naming (with acknowledged roots).
+        let store = b.store()?;
+        b.engine.evidence = certwatch_engine::pins::source::standard_sources(Some(store))
+            .map_err(|e| Failure::new("store", e.to_string()))?;
+        Ok(b)
+    }
+
+    /// CAA evidence after a first judgement, as `certwatch check` does.
+    fn add_caa(&mut self, site: &Site, analysis: &Analysis, evidence: &mut Evidence, now: i64) {
+        let Some(cfg) = self.caa.clone() else { return };
+        let history = match self.store.as_ref().map(|s| s.history(site)) {
+            Some(Ok(h)) => h,
+            _ => return,
+        };
+        if let Err(e) = caa::enrich(&site.host, analysis, evidence, &history, now, &cfg) {
+            eprintln!(
+                "certwatch-host: {}",
+                certwatch_engine::sanitize::sanitize(&e.to_string())
+            );
+        }
     }
 
     /// The database path.
@@ -166,11 +197,12 @@ impl Backend for DirectBackend {
         let Some(chain) = &req.chain else {
             // Chromium: only the host name; our own probe is the observation.
             let probed = own.map_err(|e| fail(e.into()))?;
-            let (analysis, evidence) = self
+            let (analysis, mut evidence) = self
                 .engine
                 .prepare(site, &probed.chain, Some(&probed), now)
                 .map_err(fail)?;
             self.store()?;
+            self.add_caa(site, &analysis, &mut evidence, now);
             let checked = self
                 .engine
                 .conclude(
@@ -209,6 +241,7 @@ impl Backend for DirectBackend {
             Err(e) => json!({"error": {"kind": e.kind(), "message": e.to_string()}}),
         };
         self.store()?;
+        self.add_caa(site, &analysis, &mut evidence, now);
         let checked = self
             .engine
             .conclude(site, analysis, evidence, None, self.store.as_mut(), now)

@@ -47,7 +47,10 @@ fn host_raw(e: &TestEnv, args: &[String], input: &[u8], extra_env: &[(&str, &str
     let mut c = Command::new(bin("certwatch-host"));
     c.args(args)
         .env("CERTWATCH_HOME", e.home())
-        .env("CERTWATCH_LOCAL_ROOTS", &empty)
+        .env(
+            "CERTWATCH_LOCAL_ROOTS",
+            e.local_roots.as_ref().unwrap_or(&empty),
+        )
         .env_remove("CERTWATCH_ROOTS")
         .env_remove("CERTWATCH_HOST_MAX_IN")
         .env_remove("HTTPS_PROXY")
@@ -289,6 +292,43 @@ fn firefox_chain_is_recorded_and_compared_with_own_probe() {
         v["result"]["host_probe"]["error"]["kind"].is_string(),
         "{v}"
     );
+}
+
+#[test]
+fn same_verdict_as_the_cli() {
+    // Public CA change, and a chain through a locally installed root: the
+    // host and `certwatch check --json` (separate histories) agree.
+    let p = pki();
+    let local = Ca::root("Corp Proxy Root", "Corp IT");
+    let mk = || {
+        TestEnv::new()
+            .public_roots(&[&p.root_a, &p.root_b])
+            .local(&[&local])
+    };
+    let (cli, hst) = (mk(), mk());
+    let srv = TlsServer::start(&p.int_a.leaf(&["127.0.0.1"]));
+    let site = format!("127.0.0.1:{}", srv.port());
+    let leaves = [p.int_b.leaf(&["127.0.0.1"]), local.leaf(&["127.0.0.1"])];
+    for step in 0..3 {
+        if step > 0 {
+            srv.swap(&leaves[step - 1]);
+        }
+        let (_, c) = cli.check_json(&site, &["--no-caa"]);
+        let r = host_raw(
+            &hst,
+            &chromium_args(),
+            &msg(json!({"type": "check", "host": "127.0.0.1", "port": srv.port()})),
+            &[("CERTWATCH_NO_CAA", "1")],
+        );
+        let h = &r.replies[0]["result"];
+        assert_eq!(
+            h["severity"], c["severity"],
+            "step {step}: host {h} cli {c}"
+        );
+        assert_eq!(codes(h), codes(&c), "step {step}");
+        assert_eq!(h["ca"], c["ca"], "step {step}");
+        assert_eq!(h["trust"], c["trust"], "step {step}");
+    }
 }
 
 #[test]
