@@ -11,6 +11,7 @@
 
 pub mod ca;
 pub mod check;
+pub mod ct;
 pub mod model;
 pub mod paths;
 pub mod probe;
