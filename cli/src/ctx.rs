@@ -55,8 +55,12 @@ impl Ctx {
     }
 }
 
-/// Reads a PEM/DER file of root certificates.
+/// Reads a PEM/DER file of root certificates. An empty file is an empty set
+/// (`--local-roots /dev/null` disables the OS store).
 pub fn read_roots(path: &Path) -> Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
     split_chain(&bytes).with_context(|| format!("{}", path.display()))
 }

@@ -246,7 +246,17 @@ impl Engine {
 }
 
 /// The current Unix time (the edge's clock).
+///
+/// `CERTWATCH_FAKE_NOW=UNIX_SECONDS` replaces it: the accuracy corpus replays
+/// months of renewals in seconds with it. It can only move judgments in time,
+/// never change trust, and is documented as a test hook.
 pub fn unix_now() -> i64 {
+    if let Some(t) = std::env::var("CERTWATCH_FAKE_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        return t;
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -336,7 +336,10 @@ mod tests {
         assert_eq!(info.key_type, "EC-P256");
         assert!(info.self_issued);
         assert_eq!(info.subject_org.as_deref(), Some("Example Org"));
-        assert_eq!(info.spki_sha256, sha256_b64(&key.public_key_der()));
+        assert_eq!(
+            info.spki_sha256,
+            sha256_b64(&rcgen::PublicKeyData::subject_public_key_info(&key))
+        );
         let pem = cert.pem();
         let split = split_chain(pem.as_bytes()).unwrap();
         assert_eq!(split, vec![cert.der().to_vec()]);

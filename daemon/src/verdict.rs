@@ -326,7 +326,7 @@ pub fn judge(input: &Input<'_>) -> Verdict {
     let previous_ca = history_rules(input, accepted.as_ref(), &mut reasons);
     evidence_rules(input, &mut reasons);
 
-    reasons.sort_by(|a, b| b.severity.cmp(&a.severity));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.severity));
     let severity = reasons
         .iter()
         .map(|r| r.severity)
@@ -533,19 +533,15 @@ fn history_rules(
     let h = input.history;
     let leaf = &input.chain[0];
     let ca = input.ca;
-    let Some(last) = h.sightings.last() else {
-        push(
-            reasons,
-            Code::FirstSeen,
-            Severity::Ok,
-            format!(
-                "first time this site is checked; recorded {} as its CA",
-                ca.describe()
-            ),
-        );
-        return None;
-    };
-    if let Some(seen) = h.sightings.iter().find(|s| s.leaf_sha256 == leaf.sha256) {
+    let same = h.sightings.iter().find(|s| s.leaf_sha256 == leaf.sha256);
+    // Judge against every *other* certificate: a repeated sighting of an
+    // unaccepted CA change keeps its verdict until the user accepts it.
+    let others: Vec<&PastSighting> = h
+        .sightings
+        .iter()
+        .filter(|s| s.leaf_sha256 != leaf.sha256)
+        .collect();
+    if let Some(seen) = same {
         push(
             reasons,
             Code::Unchanged,
@@ -556,15 +552,33 @@ fn history_rules(
                 ca.short()
             ),
         );
-        return None;
     }
-    key_change_rule(input, reasons);
+    let Some(last) = others.last().copied() else {
+        if same.is_none() {
+            push(
+                reasons,
+                Code::FirstSeen,
+                Severity::Ok,
+                format!(
+                    "first time this site is checked; recorded {} as its CA",
+                    ca.describe()
+                ),
+            );
+        }
+        return None;
+    };
+    if same.is_none() {
+        key_change_rule(input, reasons);
+    }
 
     // CAs that legitimately vouched for this site: trusted sightings, plus acceptances.
-    let known_by_history = h.sightings.iter().rev().find(|s| {
+    let known_by_history = others.iter().rev().copied().find(|s| {
         (s.ca.trust == TrustKind::Public || ca.trust != TrustKind::Public) && s.ca.same_owner(ca)
     });
     if let Some(prev) = known_by_history {
+        if same.is_some() {
+            return None;
+        }
         let early = early_replacement(last, input.now);
         if last.ca.same_owner(ca) {
             push(
@@ -608,6 +622,9 @@ fn history_rules(
         return None;
     }
     if let Some(a) = accepted {
+        if same.is_some() {
+            return None;
+        }
         push(
             reasons,
             Code::Accepted,
@@ -621,14 +638,16 @@ fn history_rules(
         return None;
     }
     // A CA this site never used.
-    let since = h
-        .sightings
+    let since = others
         .iter()
         .filter(|s| s.ca.same_owner(&last.ca))
         .map(|s| s.first_seen)
         .min()
         .unwrap_or(last.first_seen);
-    let early = early_replacement(last, input.now);
+    let early = match same {
+        Some(seen) => format!(" (first seen {})", date(seen.first_seen)),
+        None => early_replacement(last, input.now),
+    };
     let severity = ca_change_severity(input);
     push(
         reasons,

@@ -1,1 +1,9 @@
-//! it
+//! certwatch integration tests: one binary, one module per area. Every test
+//! uses real TLS servers on 127.0.0.1, a real SQLite file in a temp
+//! CERTWATCH_HOME, and the real `certwatch` binary.
+
+#![allow(clippy::unwrap_used)]
+
+mod badinput;
+mod check;
+mod corpus;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, lints, every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (binaries the integration tests drive)"
+cargo build --workspace --bins --quiet
+echo "== cargo test"
+cargo test --workspace --quiet
