@@ -6,4 +6,5 @@
 
 mod badinput;
 mod check;
+mod ct;
 mod corpus;

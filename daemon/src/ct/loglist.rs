@@ -135,8 +135,9 @@ impl Log {
     /// Whether an SCT with timestamp `t` (Unix seconds) from this log counts.
     pub fn usable_for_sct_at(&self, t: i64) -> bool {
         match self.state {
-            LogState::Pending | LogState::Unknown => false,
-            LogState::Qualified | LogState::Usable | LogState::ReadOnly => true,
+            LogState::Pending => false,
+            // A list without states (a local or test list) is taken as trusted.
+            LogState::Qualified | LogState::Usable | LogState::ReadOnly | LogState::Unknown => true,
             LogState::Retired | LogState::Rejected => self.state_since.is_some_and(|s| t < s),
         }
     }
@@ -146,7 +147,8 @@ impl Log {
         match self.state {
             LogState::Qualified | LogState::Usable | LogState::ReadOnly => true,
             LogState::Retired | LogState::Rejected => self.state_since.is_some_and(|s| t < s),
-            LogState::Pending | LogState::Unknown => false,
+            LogState::Unknown => true,
+            LogState::Pending => false,
         }
     }
 

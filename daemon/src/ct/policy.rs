@@ -50,7 +50,8 @@ pub fn evaluate(scts: &[PolicySct], lifetime_secs: i64) -> (bool, String) {
     let all: Vec<&PolicySct> = scts.iter().filter(|s| s.status == SctStatus::Valid).collect();
     match check(&all, 2, "TLS/OCSP-delivered") {
         Ok(m) => (true, m),
-        Err(m) => verdict(emb.and(Err(m)), scts),
+        Err(m) if scts.iter().all(|s| s.source != SctSource::Embedded) => verdict(Err(m), scts),
+        Err(_) => verdict(emb, scts),
     }
 }
 
