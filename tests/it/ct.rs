@@ -167,3 +167,293 @@ fn real_lists_parse_with_both_formats() {
     assert!(lists.logs().iter().any(|l| !l.rfc6962 && l.monitoring_url.is_some()));
     let _ = Arc::new(lists);
 }
+
+// ---------------------------------------------------------------------------
+// A test CT log made here: its own ring ECDSA P-256 key, signing SCTs for
+// rcgen-made certificates, and a log list naming it.
+
+use certwatch_tests::{Ca, Leaf};
+use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SerialNumber};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A,
+    0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+const SCT_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
+
+struct TestLog {
+    key: EcdsaKeyPair,
+    spki: Vec<u8>,
+    id: [u8; 32],
+    rng: SystemRandom,
+}
+
+fn b64(b: &[u8]) -> String {
+    loglist::b64(b)
+}
+
+impl TestLog {
+    fn new() -> TestLog {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let mut spki = P256_SPKI_PREFIX.to_vec();
+        spki.extend_from_slice(key.public_key().as_ref());
+        let mut id = [0u8; 32];
+        id.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref());
+        TestLog { key, spki, id, rng }
+    }
+
+    /// A serialized SCT over `entry` (entry_type + entry, RFC 6962 §3.2).
+    fn sct(&self, ts_ms: u64, entry: &[u8], ext: &[u8]) -> Vec<u8> {
+        let mut signed = vec![0u8, 0];
+        signed.extend_from_slice(&ts_ms.to_be_bytes());
+        signed.extend_from_slice(entry);
+        signed.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        signed.extend_from_slice(ext);
+        let sig = self.key.sign(&self.rng, &signed).unwrap();
+        let mut v = vec![0u8];
+        v.extend_from_slice(&self.id);
+        v.extend_from_slice(&ts_ms.to_be_bytes());
+        v.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        v.extend_from_slice(ext);
+        v.extend_from_slice(&[4, 3]);
+        v.extend_from_slice(&(sig.as_ref().len() as u16).to_be_bytes());
+        v.extend_from_slice(sig.as_ref());
+        v
+    }
+
+    fn json(&self, name: &str) -> String {
+        format!(
+            r#"{{"description":"{name}","log_id":"{}","key":"{}","url":"https://{name}.test/","mmd":86400,"state":{{"usable":{{"timestamp":"2020-01-01T00:00:00Z"}}}}}}"#,
+            b64(&self.id),
+            b64(&self.spki)
+        )
+    }
+}
+
+/// A log list naming `logs` as (log, operator).
+fn list_json(logs: &[(&TestLog, &str)]) -> String {
+    let ops: Vec<String> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, (l, op))| format!(r#"{{"name":"{op}","email":[],"logs":[{}]}}"#, l.json(&format!("log{i}"))))
+        .collect();
+    format!(r#"{{"version":"1","operators":[{}]}}"#, ops.join(","))
+}
+
+fn entry_precert(issuer_spki: &[u8], tbs: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8, 1];
+    v.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, issuer_spki).as_ref());
+    v.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(tbs);
+    v
+}
+
+fn entry_x509(leaf: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8, 0];
+    v.extend_from_slice(&(leaf.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(leaf);
+    v
+}
+
+fn tls_list(scts: &[Vec<u8>]) -> Vec<u8> {
+    let mut inner = Vec::new();
+    for s in scts {
+        inner.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        inner.extend_from_slice(s);
+    }
+    let mut v = (inner.len() as u16).to_be_bytes().to_vec();
+    v.extend(inner);
+    v
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = ct::der::header(tag, content.len());
+    v.extend_from_slice(content);
+    v
+}
+
+fn now_ms() -> u64 {
+    (certwatch_engine::check::unix_now() as u64) * 1000
+}
+
+fn leaf_params(names: &[&str], days: i64) -> CertificateParams {
+    let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .unwrap();
+    p.distinguished_name.push(DnType::CommonName, names[0]);
+    p.serial_number = Some(SerialNumber::from_slice(&[0x11, 0x22, 0x33, 0x44]));
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = p.not_before + time::Duration::days(days);
+    p
+}
+
+/// Options for making a logged leaf.
+#[derive(Default)]
+struct Make {
+    /// Sign the SCTs over a precertificate naming a different host.
+    tamper: bool,
+    /// SCT timestamp offset from now, ms.
+    ts_offset_ms: i64,
+    /// Lifetime in days (default 90).
+    days: i64,
+}
+
+/// A leaf issued by `ca` with embedded SCTs from `logs`.
+fn logged_leaf(ca: &Ca, names: &[&str], logs: &[&TestLog], m: Make) -> Leaf {
+    let days = if m.days == 0 { 90 } else { m.days };
+    let key = KeyPair::generate().unwrap();
+    let signed_names: Vec<&str> = if m.tamper { vec!["evil.test"] } else { names.to_vec() };
+    let pre = ca.leaf_from(&leaf_params(&signed_names, days), &key);
+    let pre_tbs = parse_cert(&pre.chain[0]).unwrap().tbs_der;
+    let issuer_spki = parse_cert(&ca.der).unwrap().spki_der;
+    let ts = (now_ms() as i64 + m.ts_offset_ms - 60_000) as u64;
+    let scts: Vec<Vec<u8>> = logs
+        .iter()
+        .map(|l| l.sct(ts, &entry_precert(&issuer_spki, &pre_tbs), b""))
+        .collect();
+    let mut p = leaf_params(names, days);
+    p.custom_extensions = vec![CustomExtension::from_oid_content(
+        SCT_OID,
+        tlv(0x04, &tls_list(&scts)),
+    )];
+    ca.leaf_from(&p, &key)
+}
+
+fn chain_info(leaf: &Leaf, ca: &Ca) -> Vec<CertInfo> {
+    let mut v: Vec<CertInfo> = leaf.chain.iter().map(|d| parse_cert(d).unwrap()).collect();
+    if v.len() == 1 {
+        v.push(parse_cert(&ca.der).unwrap());
+    }
+    v
+}
+
+fn statuses(ev: &certwatch_engine::verdict::CtEvidence) -> Vec<&str> {
+    ev.scts.iter().map(|s| s.status).collect()
+}
+
+#[test]
+fn test_log_cases() {
+    let ca = Ca::root("CT Test Root", "CT Test Org");
+    let other = Ca::root("Other Root", "Other Org");
+    let (a, b, c) = (TestLog::new(), TestLog::new(), TestLog::new());
+    let lists = LogList::parse("test", list_json(&[(&a, "Op A"), (&b, "Op B"), (&c, "Op A")]).as_bytes())
+        .unwrap();
+    let now = certwatch_engine::check::unix_now();
+    let eval = |leaf: &Leaf, issuer: &Ca| ct::evaluate(&chain_info(leaf, issuer), &[], &[], &lists, now);
+
+    // valid: two logs, two operators, 90 days
+    let good = logged_leaf(&ca, &["ct.test"], &[&a, &b], Make::default());
+    let ev = eval(&good, &ca);
+    assert_eq!(statuses(&ev), ["valid", "valid"]);
+    assert!(ev.compliant, "{}", ev.reason);
+    assert_eq!(ev.scts[0].operator.as_deref(), Some("Op A"));
+    assert_eq!(ev.scts[0].source, "embedded");
+
+    // tampered TBS: the SCTs were signed over another precertificate
+    let tampered = logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { tamper: true, ..Make::default() });
+    let ev = eval(&tampered, &ca);
+    assert_eq!(statuses(&ev), ["invalid", "invalid"]);
+    assert_eq!(ev.invalid, 2);
+    assert!(!ev.compliant);
+
+    // wrong issuer: the issuer key hash differs
+    let ev = eval(&good, &other);
+    assert_eq!(statuses(&ev), ["invalid", "invalid"]);
+
+    // unknown log
+    let stranger = TestLog::new();
+    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &stranger], Make::default()), &ca);
+    assert_eq!(statuses(&ev), ["valid", "unknown_log"]);
+    assert_eq!(ev.unknown_log, 1);
+    assert!(!ev.compliant);
+
+    // two operators missing: two logs of one operator
+    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &c], Make::default()), &ca);
+    assert_eq!(statuses(&ev), ["valid", "valid"]);
+    assert!(!ev.compliant);
+    assert!(ev.reason.contains("one operator"), "{}", ev.reason);
+
+    // a year-long certificate needs three logs
+    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { days: 365, ..Make::default() }), &ca);
+    assert!(!ev.compliant && ev.reason.contains("3 required"), "{}", ev.reason);
+    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b, &c], Make { days: 365, ..Make::default() }), &ca);
+    assert!(ev.compliant, "{}", ev.reason);
+
+    // timestamp in the future
+    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { ts_offset_ms: 86_400_000, ..Make::default() }), &ca);
+    assert_eq!(statuses(&ev), ["future_timestamp", "future_timestamp"]);
+
+    // no SCTs at all
+    let plain = ca.leaf(&["plain.test"]);
+    let ev = eval(&plain, &ca);
+    assert_eq!(ev.total, 0);
+    assert!(!ev.compliant && ev.reason.contains("no SCTs"));
+}
+
+/// A minimal stapled OCSP response carrying `list` for `serial`.
+fn ocsp_response(serial: &[u8], list: &[u8]) -> Vec<u8> {
+    let oid_sha1 = tlv(0x06, &[0x2B, 0x0E, 0x03, 0x02, 0x1A]);
+    let alg = tlv(0x30, &[oid_sha1, vec![0x05, 0x00]].concat());
+    let cert_id = tlv(
+        0x30,
+        &[alg, tlv(0x04, &[0; 20]), tlv(0x04, &[0; 20]), tlv(0x02, serial)].concat(),
+    );
+    let time = tlv(0x18, b"20260101000000Z");
+    let ext = tlv(
+        0x30,
+        &[
+            tlv(0x06, ct::der::OID_OCSP_SCT_LIST),
+            tlv(0x04, &tlv(0x04, list)),
+        ]
+        .concat(),
+    );
+    let single_exts = tlv(0xA1, &tlv(0x30, &ext));
+    let single = tlv(0x30, &[cert_id, vec![0x80, 0x00], time.clone(), single_exts].concat());
+    let responder = tlv(0xA1, &tlv(0x30, &[]));
+    let data = tlv(0x30, &[responder, time, tlv(0x30, &single)].concat());
+    let sig_alg = tlv(0x30, &tlv(0x06, &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02]));
+    let basic = tlv(0x30, &[data, sig_alg, tlv(0x03, &[0, 1, 2])].concat());
+    let rb = tlv(0x30, &[tlv(0x06, ct::der::OID_OCSP_BASIC), tlv(0x04, &basic)].concat());
+    tlv(0x30, &[vec![0x0A, 0x01, 0x00], tlv(0xA0, &rb)].concat())
+}
+
+#[test]
+fn ocsp_and_tls_delivered_scts() {
+    let ca = Ca::root("CT Test Root", "CT Test Org");
+    let (a, b) = (TestLog::new(), TestLog::new());
+    let lists = LogList::parse("test", list_json(&[(&a, "Op A"), (&b, "Op B")]).as_bytes()).unwrap();
+    let leaf = ca.leaf(&["ocsp.test"]);
+    let chain = chain_info(&leaf, &ca);
+    let entry = entry_x509(&leaf.chain[0]);
+    let ts = now_ms() - 60_000;
+    let list = tls_list(&[a.sct(ts, &entry, b""), b.sct(ts, &entry, &[0, 0, 0, 0, 0, 0, 0, 5])]);
+    let serial = ct::der::tbs_serial(&chain[0].tbs_der).unwrap().to_vec();
+    let now = certwatch_engine::check::unix_now();
+
+    let ev = ct::evaluate(&chain, &ocsp_response(&serial, &list), &[], &lists, now);
+    assert_eq!(statuses(&ev), ["valid", "valid"], "{}", ev.reason);
+    assert_eq!(ev.scts[0].source, "ocsp");
+    assert!(ev.compliant, "{}", ev.reason);
+
+    // The response is for another certificate: its SCTs are not ours.
+    let ev = ct::evaluate(&chain, &ocsp_response(&[9, 9], &list), &[], &lists, now);
+    assert_eq!(ev.total, 0);
+
+    // TLS-extension delivery (the engine cannot receive it from rustls, but
+    // the evaluation supports it).
+    let ev = ct::evaluate(&chain, &[], &list, &lists, now);
+    assert_eq!(statuses(&ev), ["valid", "valid"]);
+    assert_eq!(ev.scts[1].source, "tls_extension");
+
+    // Garbage OCSP is reported, never a panic.
+    for bad in [vec![0x30], ocsp_response(&serial, &[1, 2, 3])] {
+        let ev = ct::evaluate(&chain, &bad, &[], &lists, now);
+        assert!(!ev.compliant);
+        assert!(ev.reason.contains("malformed"), "{}", ev.reason);
+    }
+}
