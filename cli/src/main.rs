@@ -45,5 +45,6 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         args::Command::History(a) => cmd::history::run(&ctx, a),
         args::Command::Accept(a) => cmd::accept::run(&ctx, a),
+        args::Command::Ct(a) => cmd::ct::run(&ctx, a),
     }
 }

@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     let engine = Arc::new(Engine {
         classifier: ctx.classifier()?,
         probe: base,
-        evidence: Vec::new(),
+        evidence: super::ct::evidence(ctx)?,
     });
     let mut store = if a.no_store { None } else { Some(ctx.store()?) };
     // --no-store still judges against the history when one exists.

@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<Status> {
     let engine = Engine {
         classifier: ctx.classifier()?,
         probe: ProbeConfig::default(),
-        evidence: Vec::new(),
+        evidence: super::ct::evidence(ctx)?,
     };
     let (analysis, evidence) = engine
         .prepare(&site, &ders, None, now)
