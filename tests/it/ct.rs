@@ -19,7 +19,10 @@ fn data() -> Option<PathBuf> {
 fn certs(path: &Path) -> Vec<CertInfo> {
     let bytes = std::fs::read(path).unwrap();
     // Some vectors carry `openssl x509 -text` output before the PEM block.
-    let start = bytes.windows(10).position(|w| w == b"-----BEGIN").unwrap_or(0);
+    let start = bytes
+        .windows(10)
+        .position(|w| w == b"-----BEGIN")
+        .unwrap_or(0);
     split_chain(&bytes[start..])
         .unwrap()
         .iter()
@@ -74,8 +77,7 @@ fn real_sct_pairs_give_the_recorded_results() {
     let Some(d) = data() else { return };
     let lists = real_lists(&d);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("sct_pairs/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(d.join("sct_pairs/manifest.json")).unwrap()).unwrap();
     let now = certwatch_engine::check::unix_now();
     let (mut valid, mut pairs) = (0, 0);
     for e in manifest.as_array().unwrap() {
@@ -164,7 +166,10 @@ fn real_lists_parse_with_both_formats() {
     let Some(d) = data() else { return };
     let lists = real_lists(&d);
     assert!(lists.len() >= 256, "{}", lists.len());
-    assert!(lists.logs().iter().any(|l| !l.rfc6962 && l.monitoring_url.is_some()));
+    assert!(lists
+        .logs()
+        .iter()
+        .any(|l| !l.rfc6962 && l.monitoring_url.is_some()));
     let _ = Arc::new(lists);
 }
 
@@ -198,8 +203,8 @@ impl TestLog {
     fn new() -> TestLog {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let key =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
         let mut spki = P256_SPKI_PREFIX.to_vec();
         spki.extend_from_slice(key.public_key().as_ref());
         let mut id = [0u8; 32];
@@ -240,7 +245,12 @@ fn list_json(logs: &[(&TestLog, &str)]) -> String {
     let ops: Vec<String> = logs
         .iter()
         .enumerate()
-        .map(|(i, (l, op))| format!(r#"{{"name":"{op}","email":[],"logs":[{}]}}"#, l.json(&format!("log{i}"))))
+        .map(|(i, (l, op))| {
+            format!(
+                r#"{{"name":"{op}","email":[],"logs":[{}]}}"#,
+                l.json(&format!("log{i}"))
+            )
+        })
         .collect();
     format!(r#"{{"version":"1","operators":[{}]}}"#, ops.join(","))
 }
@@ -282,8 +292,8 @@ fn now_ms() -> u64 {
 }
 
 fn leaf_params(names: &[&str], days: i64) -> CertificateParams {
-    let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .unwrap();
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     p.distinguished_name.push(DnType::CommonName, names[0]);
     p.serial_number = Some(SerialNumber::from_slice(&[0x11, 0x22, 0x33, 0x44]));
     let now = time::OffsetDateTime::now_utc();
@@ -307,7 +317,11 @@ struct Make {
 fn logged_leaf(ca: &Ca, names: &[&str], logs: &[&TestLog], m: Make) -> Leaf {
     let days = if m.days == 0 { 90 } else { m.days };
     let key = KeyPair::generate().unwrap();
-    let signed_names: Vec<&str> = if m.tamper { vec!["evil.test"] } else { names.to_vec() };
+    let signed_names: Vec<&str> = if m.tamper {
+        vec!["evil.test"]
+    } else {
+        names.to_vec()
+    };
     let pre = ca.leaf_from(&leaf_params(&signed_names, days), &key);
     let pre_tbs = parse_cert(&pre.chain[0]).unwrap().tbs_der;
     let issuer_spki = parse_cert(&ca.der).unwrap().spki_der;
@@ -341,10 +355,14 @@ fn test_log_cases() {
     let ca = Ca::root("CT Test Root", "CT Test Org");
     let other = Ca::root("Other Root", "Other Org");
     let (a, b, c) = (TestLog::new(), TestLog::new(), TestLog::new());
-    let lists = LogList::parse("test", list_json(&[(&a, "Op A"), (&b, "Op B"), (&c, "Op A")]).as_bytes())
-        .unwrap();
+    let lists = LogList::parse(
+        "test",
+        list_json(&[(&a, "Op A"), (&b, "Op B"), (&c, "Op A")]).as_bytes(),
+    )
+    .unwrap();
     let now = certwatch_engine::check::unix_now();
-    let eval = |leaf: &Leaf, issuer: &Ca| ct::evaluate(&chain_info(leaf, issuer), &[], &[], &lists, now);
+    let eval =
+        |leaf: &Leaf, issuer: &Ca| ct::evaluate(&chain_info(leaf, issuer), &[], &[], &lists, now);
 
     // valid: two logs, two operators, 90 days
     let good = logged_leaf(&ca, &["ct.test"], &[&a, &b], Make::default());
@@ -355,7 +373,15 @@ fn test_log_cases() {
     assert_eq!(ev.scts[0].source, "embedded");
 
     // tampered TBS: the SCTs were signed over another precertificate
-    let tampered = logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { tamper: true, ..Make::default() });
+    let tampered = logged_leaf(
+        &ca,
+        &["ct.test"],
+        &[&a, &b],
+        Make {
+            tamper: true,
+            ..Make::default()
+        },
+    );
     let ev = eval(&tampered, &ca);
     assert_eq!(statuses(&ev), ["invalid", "invalid"]);
     assert_eq!(ev.invalid, 2);
@@ -367,25 +393,68 @@ fn test_log_cases() {
 
     // unknown log
     let stranger = TestLog::new();
-    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &stranger], Make::default()), &ca);
+    let ev = eval(
+        &logged_leaf(&ca, &["ct.test"], &[&a, &stranger], Make::default()),
+        &ca,
+    );
     assert_eq!(statuses(&ev), ["valid", "unknown_log"]);
     assert_eq!(ev.unknown_log, 1);
     assert!(!ev.compliant);
 
     // two operators missing: two logs of one operator
-    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &c], Make::default()), &ca);
+    let ev = eval(
+        &logged_leaf(&ca, &["ct.test"], &[&a, &c], Make::default()),
+        &ca,
+    );
     assert_eq!(statuses(&ev), ["valid", "valid"]);
     assert!(!ev.compliant);
     assert!(ev.reason.contains("one operator"), "{}", ev.reason);
 
     // a year-long certificate needs three logs
-    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { days: 365, ..Make::default() }), &ca);
-    assert!(!ev.compliant && ev.reason.contains("3 required"), "{}", ev.reason);
-    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b, &c], Make { days: 365, ..Make::default() }), &ca);
+    let ev = eval(
+        &logged_leaf(
+            &ca,
+            &["ct.test"],
+            &[&a, &b],
+            Make {
+                days: 365,
+                ..Make::default()
+            },
+        ),
+        &ca,
+    );
+    assert!(
+        !ev.compliant && ev.reason.contains("3 required"),
+        "{}",
+        ev.reason
+    );
+    let ev = eval(
+        &logged_leaf(
+            &ca,
+            &["ct.test"],
+            &[&a, &b, &c],
+            Make {
+                days: 365,
+                ..Make::default()
+            },
+        ),
+        &ca,
+    );
     assert!(ev.compliant, "{}", ev.reason);
 
     // timestamp in the future
-    let ev = eval(&logged_leaf(&ca, &["ct.test"], &[&a, &b], Make { ts_offset_ms: 86_400_000, ..Make::default() }), &ca);
+    let ev = eval(
+        &logged_leaf(
+            &ca,
+            &["ct.test"],
+            &[&a, &b],
+            Make {
+                ts_offset_ms: 86_400_000,
+                ..Make::default()
+            },
+        ),
+        &ca,
+    );
     assert_eq!(statuses(&ev), ["future_timestamp", "future_timestamp"]);
 
     // no SCTs at all
@@ -401,7 +470,13 @@ fn ocsp_response(serial: &[u8], list: &[u8]) -> Vec<u8> {
     let alg = tlv(0x30, &[oid_sha1, vec![0x05, 0x00]].concat());
     let cert_id = tlv(
         0x30,
-        &[alg, tlv(0x04, &[0; 20]), tlv(0x04, &[0; 20]), tlv(0x02, serial)].concat(),
+        &[
+            alg,
+            tlv(0x04, &[0; 20]),
+            tlv(0x04, &[0; 20]),
+            tlv(0x02, serial),
+        ]
+        .concat(),
     );
     let time = tlv(0x18, b"20260101000000Z");
     let ext = tlv(
@@ -413,12 +488,21 @@ fn ocsp_response(serial: &[u8], list: &[u8]) -> Vec<u8> {
         .concat(),
     );
     let single_exts = tlv(0xA1, &tlv(0x30, &ext));
-    let single = tlv(0x30, &[cert_id, vec![0x80, 0x00], time.clone(), single_exts].concat());
+    let single = tlv(
+        0x30,
+        &[cert_id, vec![0x80, 0x00], time.clone(), single_exts].concat(),
+    );
     let responder = tlv(0xA1, &tlv(0x30, &[]));
     let data = tlv(0x30, &[responder, time, tlv(0x30, &single)].concat());
-    let sig_alg = tlv(0x30, &tlv(0x06, &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02]));
+    let sig_alg = tlv(
+        0x30,
+        &tlv(0x06, &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02]),
+    );
     let basic = tlv(0x30, &[data, sig_alg, tlv(0x03, &[0, 1, 2])].concat());
-    let rb = tlv(0x30, &[tlv(0x06, ct::der::OID_OCSP_BASIC), tlv(0x04, &basic)].concat());
+    let rb = tlv(
+        0x30,
+        &[tlv(0x06, ct::der::OID_OCSP_BASIC), tlv(0x04, &basic)].concat(),
+    );
     tlv(0x30, &[vec![0x0A, 0x01, 0x00], tlv(0xA0, &rb)].concat())
 }
 
@@ -426,12 +510,16 @@ fn ocsp_response(serial: &[u8], list: &[u8]) -> Vec<u8> {
 fn ocsp_and_tls_delivered_scts() {
     let ca = Ca::root("CT Test Root", "CT Test Org");
     let (a, b) = (TestLog::new(), TestLog::new());
-    let lists = LogList::parse("test", list_json(&[(&a, "Op A"), (&b, "Op B")]).as_bytes()).unwrap();
+    let lists =
+        LogList::parse("test", list_json(&[(&a, "Op A"), (&b, "Op B")]).as_bytes()).unwrap();
     let leaf = ca.leaf(&["ocsp.test"]);
     let chain = chain_info(&leaf, &ca);
     let entry = entry_x509(&leaf.chain[0]);
     let ts = now_ms() - 60_000;
-    let list = tls_list(&[a.sct(ts, &entry, b""), b.sct(ts, &entry, &[0, 0, 0, 0, 0, 0, 0, 5])]);
+    let list = tls_list(&[
+        a.sct(ts, &entry, b""),
+        b.sct(ts, &entry, &[0, 0, 0, 0, 0, 0, 0, 5]),
+    ]);
     let serial = ct::der::tbs_serial(&chain[0].tbs_der).unwrap().to_vec();
     let now = certwatch_engine::check::unix_now();
 
@@ -490,7 +578,9 @@ fn check_reports_scts_and_policy() {
     for s in scts {
         assert_eq!(s["status"], "valid");
         assert_eq!(s["source"], "embedded");
-        assert!(s["log_name"].is_string() && s["operator"].is_string() && s["timestamp"].is_string());
+        assert!(
+            s["log_name"].is_string() && s["operator"].is_string() && s["timestamp"].is_string()
+        );
     }
     assert!(certwatch_tests::codes(&v).contains(&"ct_compliant".to_string()));
 
@@ -503,7 +593,13 @@ fn check_reports_scts_and_policy() {
     assert_eq!(code, 1, "{v}");
 
     // A missing --log-list file is a clear error (exit 3).
-    let out = env.run(&["--log-list", "/nonexistent/list.json", "check", &site, "--no-store"]);
+    let out = env.run(&[
+        "--log-list",
+        "/nonexistent/list.json",
+        "check",
+        &site,
+        "--no-store",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/list.json"));
 }
@@ -528,13 +624,31 @@ fn inspect_takes_log_list_and_at() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let st: Vec<&str> = v["sct"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    let st: Vec<&str> = v["sct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
     assert_eq!(st, ["valid", "valid", "valid"], "{v}");
     // Judged today with only the current list, the old logs are unknown.
     let current = d.join("ct_log_lists/google_all_logs_list_2026-08-21.json");
-    let out = env.run(&["--log-list", current.to_str().unwrap(), "inspect", chain.to_str().unwrap(), "--json"]);
+    let out = env.run(&[
+        "--log-list",
+        current.to_str().unwrap(),
+        "inspect",
+        chain.to_str().unwrap(),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["sct"].as_array().unwrap().iter().all(|s| s["status"] == "unknown_log"), "{v}");
+    assert!(
+        v["sct"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "unknown_log"),
+        "{v}"
+    );
     assert_eq!(v["ct_policy"]["status"], "not_compliant");
 }
 
@@ -553,28 +667,69 @@ fn ct_update_installs_verified_lists_and_refuses_bad_ones() {
     let i = bytes.len() / 2;
     bytes[i] ^= 1;
     std::fs::write(&bad, &bytes).unwrap();
-    let out = env.run(&["ct", "update", "--from", bad.to_str().unwrap(), "--sig", sig.to_str().unwrap()]);
+    let out = env.run(&[
+        "ct",
+        "update",
+        "--from",
+        bad.to_str().unwrap(),
+        "--sig",
+        sig.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("signature") && err.contains("nothing was installed"), "{err}");
+    assert!(
+        err.contains("signature") && err.contains("nothing was installed"),
+        "{err}"
+    );
     assert!(!cached.exists());
 
-    let out = env.run(&["ct", "update", "--from", json.to_str().unwrap(), "--sig", sig.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(&json).unwrap());
+    let out = env.run(&[
+        "ct",
+        "update",
+        "--from",
+        json.to_str().unwrap(),
+        "--sig",
+        sig.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&json).unwrap()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&cached).unwrap().permissions().mode() & 0o777, 0o600);
-        let m = std::fs::metadata(cached.parent().unwrap()).unwrap().permissions().mode();
+        assert_eq!(
+            std::fs::metadata(&cached).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let m = std::fs::metadata(cached.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(m & 0o777, 0o700);
     }
 
     // A bad list later leaves the good cache in place.
-    let out = env.run(&["ct", "update", "--from", bad.to_str().unwrap(), "--sig", sig.to_str().unwrap()]);
+    let out = env.run(&[
+        "ct",
+        "update",
+        "--from",
+        bad.to_str().unwrap(),
+        "--sig",
+        sig.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the cached list stays in use"));
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(&json).unwrap());
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&json).unwrap()
+    );
 
     // The cache is used by checks when no --log-list is given.
     let out = env.run(&["ct", "show", "--json"]);
@@ -584,17 +739,23 @@ fn ct_update_installs_verified_lists_and_refuses_bad_ones() {
 
 /// A minimal HTTPS/1.1 server: `routes` maps a path to (status, body).
 fn https_server(leaf: &Leaf, routes: Vec<(&'static str, u16, Vec<u8>)>) -> std::net::SocketAddr {
-    use std::io::{BufRead as _, BufReader, Write as _};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let certs = leaf.chain.iter().map(|d| CertificateDer::from(d.clone())).collect();
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let certs = leaf
+        .chain
+        .iter()
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone()));
     let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap(),
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
     );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -604,7 +765,9 @@ fn https_server(leaf: &Leaf, routes: Vec<(&'static str, u16, Vec<u8>)>) -> std::
             let (config, routes) = (config.clone(), routes.clone());
             std::thread::spawn(move || {
                 let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
                 let mut reader = BufReader::new(&mut tls);
                 let mut line = String::new();
@@ -672,10 +835,19 @@ fn ct_update_downloads_over_https() {
 
     let out = env.run(&["ct", "update", "--url", &url("/busy/log_list.json")]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("429"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("429"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = env.run(&["ct", "update", "--url", &url("/v3/log_list.json")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&cached).unwrap(), json);
 
     // A server the roots do not vouch for is refused.

@@ -6,5 +6,5 @@
 
 mod badinput;
 mod check;
-mod ct;
 mod corpus;
+mod ct;

@@ -20,7 +20,9 @@ pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
         Ok(l) => Ok(l),
         Err(e) if !ctx.global.log_list.is_empty() => Err(anyhow!("{e}")),
         Err(e) => {
-            eprintln!("certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)");
+            eprintln!(
+                "certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)"
+            );
             Ok(None)
         }
     }

@@ -415,7 +415,10 @@ mod tests {
                 (g, w) => panic!("{id} {extra}: got {g:?}, want {w:?}"),
             }
         }
-        assert!(LogList::parse("t", b"{").unwrap_err().0.starts_with("log list t:"));
+        assert!(LogList::parse("t", b"{")
+            .unwrap_err()
+            .0
+            .starts_with("log list t:"));
     }
 
     #[test]

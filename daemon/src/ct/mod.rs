@@ -20,7 +20,7 @@ use crate::model::CertInfo;
 use crate::probe::{Probed, Site};
 use crate::verdict::{CtEvidence, Evidence, SctReport};
 
-pub use loglist::{LogList, ListError};
+pub use loglist::{ListError, LogList};
 pub use sct::{SctSource, SctStatus};
 
 /// Evaluates CT for a chain (leaf first) with an optional stapled OCSP

@@ -47,7 +47,10 @@ pub fn evaluate(scts: &[PolicySct], lifetime_secs: i64) -> (bool, String) {
     if emb.is_ok() || !scts.iter().any(|s| s.source != SctSource::Embedded) {
         return verdict(emb, scts);
     }
-    let all: Vec<&PolicySct> = scts.iter().filter(|s| s.status == SctStatus::Valid).collect();
+    let all: Vec<&PolicySct> = scts
+        .iter()
+        .filter(|s| s.status == SctStatus::Valid)
+        .collect();
     match check(&all, 2, "TLS/OCSP-delivered") {
         Ok(m) => (true, m),
         Err(m) if scts.iter().all(|s| s.source != SctSource::Embedded) => verdict(Err(m), scts),
@@ -124,15 +127,73 @@ mod tests {
         let long = 365 * DAY;
         let cases: Vec<(&str, Vec<PolicySct>, i64, bool, &str)> = vec![
             ("none", vec![], short, false, "no SCTs"),
-            ("two ops short", vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Valid)], short, true, "2 logs of 2 operators"),
-            ("two ops long", vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Valid)], long, false, "3 required"),
-            ("three long", vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Valid), s(3, "B", Embedded, Valid)], long, true, "3 logs"),
-            ("one operator", vec![s(1, "A", Embedded, Valid), s(2, "A", Embedded, Valid)], short, false, "one operator (A)"),
-            ("same log twice", vec![s(1, "A", Embedded, Valid), s(1, "A", Embedded, Valid)], short, false, "1 valid"),
-            ("invalid does not count", vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Invalid)], short, false, "(1 of 2 SCTs not valid)"),
-            ("unknown log", vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, UnknownLog)], short, false, "1 valid"),
-            ("tls pair", vec![s(1, "A", Tls, Valid), s(2, "B", Ocsp, Valid)], long, true, "TLS/OCSP"),
-            ("tls one op", vec![s(1, "A", Tls, Valid), s(2, "A", Ocsp, Valid)], long, false, "one operator"),
+            (
+                "two ops short",
+                vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Valid)],
+                short,
+                true,
+                "2 logs of 2 operators",
+            ),
+            (
+                "two ops long",
+                vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Valid)],
+                long,
+                false,
+                "3 required",
+            ),
+            (
+                "three long",
+                vec![
+                    s(1, "A", Embedded, Valid),
+                    s(2, "B", Embedded, Valid),
+                    s(3, "B", Embedded, Valid),
+                ],
+                long,
+                true,
+                "3 logs",
+            ),
+            (
+                "one operator",
+                vec![s(1, "A", Embedded, Valid), s(2, "A", Embedded, Valid)],
+                short,
+                false,
+                "one operator (A)",
+            ),
+            (
+                "same log twice",
+                vec![s(1, "A", Embedded, Valid), s(1, "A", Embedded, Valid)],
+                short,
+                false,
+                "1 valid",
+            ),
+            (
+                "invalid does not count",
+                vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, Invalid)],
+                short,
+                false,
+                "(1 of 2 SCTs not valid)",
+            ),
+            (
+                "unknown log",
+                vec![s(1, "A", Embedded, Valid), s(2, "B", Embedded, UnknownLog)],
+                short,
+                false,
+                "1 valid",
+            ),
+            (
+                "tls pair",
+                vec![s(1, "A", Tls, Valid), s(2, "B", Ocsp, Valid)],
+                long,
+                true,
+                "TLS/OCSP",
+            ),
+            (
+                "tls one op",
+                vec![s(1, "A", Tls, Valid), s(2, "A", Ocsp, Valid)],
+                long,
+                false,
+                "one operator",
+            ),
         ];
         for (name, scts, life, ok, msg) in cases {
             let (got, why) = evaluate(&scts, life);

@@ -254,7 +254,13 @@ pub fn signed_data(sct: &Sct, entry: &[u8]) -> Vec<u8> {
 
 /// Verifies `sct` for the certificate described by `entry` at `now`
 /// (Unix seconds) with `not_after` the certificate's notAfter.
-pub fn verify(sct: &Sct, entry: &SignedEntry, logs: &LogList, now: i64, not_after: i64) -> SctStatus {
+pub fn verify(
+    sct: &Sct,
+    entry: &SignedEntry,
+    logs: &LogList,
+    now: i64,
+    not_after: i64,
+) -> SctStatus {
     let Some(log) = logs.get(&sct.log_id) else {
         return SctStatus::UnknownLog;
     };
@@ -265,12 +271,12 @@ pub fn verify(sct: &Sct, entry: &SignedEntry, logs: &LogList, now: i64, not_afte
         },
         SctSource::Tls | SctSource::Ocsp => entry.x509.as_slice(),
     };
-    let alg: &dyn ring::signature::VerificationAlgorithm = match (sct.hash_alg, sct.sig_alg, log.alg)
-    {
-        (4, 3, KeyAlg::EcdsaP256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
-        (4, 1, KeyAlg::Rsa) => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        _ => return SctStatus::Invalid,
-    };
+    let alg: &dyn ring::signature::VerificationAlgorithm =
+        match (sct.hash_alg, sct.sig_alg, log.alg) {
+            (4, 3, KeyAlg::EcdsaP256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
+            (4, 1, KeyAlg::Rsa) => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            _ => return SctStatus::Invalid,
+        };
     let data = signed_data(sct, e);
     if ring::signature::UnparsedPublicKey::new(alg, &log.public_key)
         .verify(&data, &sct.signature)
@@ -333,7 +339,10 @@ mod tests {
 
     #[test]
     fn parses_lists_and_rejects_garbage() {
-        let two = list(&[sct_bytes(b"", b"sig"), sct_bytes(&[1, 2, 3, 4, 5, 6, 7, 8], b"s")]);
+        let two = list(&[
+            sct_bytes(b"", b"sig"),
+            sct_bytes(&[1, 2, 3, 4, 5, 6, 7, 8], b"s"),
+        ]);
         let got = parse_sct_list(&two, SctSource::Tls).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].extensions.len(), 8);
@@ -352,6 +361,9 @@ mod tests {
         assert_eq!(ocsp_scts(&[], &[1]).unwrap(), vec![]);
         assert!(ocsp_scts(&[0x30, 0x03, 0x0A, 0x01], &[1]).is_err());
         // unsuccessful status: no SCTs
-        assert_eq!(ocsp_scts(&[0x30, 0x03, 0x0A, 0x01, 0x01], &[1]).unwrap(), vec![]);
+        assert_eq!(
+            ocsp_scts(&[0x30, 0x03, 0x0A, 0x01, 0x01], &[1]).unwrap(),
+            vec![]
+        );
     }
 }
