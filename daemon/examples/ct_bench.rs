@@ -46,8 +46,7 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("sct_pairs/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(d.join("sct_pairs/manifest.json")).unwrap()).unwrap();
     let mut pairs = Vec::new();
     for e in manifest.as_array().unwrap() {
         let (leaf, issuer) = (e["leaf"].as_str().unwrap(), e["issuer"].as_str().unwrap());

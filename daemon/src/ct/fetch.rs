@@ -33,7 +33,8 @@ impl Default for FetchConfig {
     }
 }
 
-fn tls_config(roots: Option<&[Vec<u8>]>) -> Result<rustls::ClientConfig, ListError> {
+/// A rustls client config (ring) trusting `roots` (DER) or the Mozilla roots.
+pub fn client_tls(roots: Option<&[Vec<u8>]>) -> Result<rustls::ClientConfig, ListError> {
     let mut store = rustls::RootCertStore::empty();
     match roots {
         Some(ders) => {
@@ -75,7 +76,7 @@ fn get(client: &reqwest::blocking::Client, url: &str, max: usize) -> Result<Vec<
 /// Downloads the list and its signature (not yet verified).
 pub fn fetch_signed(cfg: &FetchConfig) -> Result<(Vec<u8>, Vec<u8>), ListError> {
     let client = reqwest::blocking::Client::builder()
-        .tls_backend_preconfigured(tls_config(cfg.roots.as_deref())?)
+        .tls_backend_preconfigured(client_tls(cfg.roots.as_deref())?)
         .timeout(cfg.timeout)
         .user_agent(concat!("certwatch/", env!("CARGO_PKG_VERSION")))
         .build()

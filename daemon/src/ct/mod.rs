@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod loglist;
 pub mod policy;
 pub mod sct;
+pub mod watch;
 
 use std::sync::Arc;
 
