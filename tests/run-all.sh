@@ -11,3 +11,9 @@ echo "== cargo build (binaries the integration tests drive)"
 cargo build --workspace --bins --quiet
 echo "== cargo test"
 cargo test --workspace --quiet
+echo "== fuzz (short run; the long run is documented in fuzz/run.sh)"
+if command -v cargo-fuzz >/dev/null; then
+  bash fuzz/run.sh "${FUZZ_RUNS:-20000}"
+else
+  echo "fuzz: skipped: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)"
+fi

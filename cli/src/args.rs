@@ -45,6 +45,11 @@ pub enum Command {
     History(HistoryArgs),
     /// Confirm the CA a site uses now, so that it stops warning.
     Accept(AcceptArgs),
+    /// Key pins: declare which keys may vouch for a site.
+    #[command(subcommand)]
+    Pins(PinsCommand),
+    /// Acknowledge a locally installed root as your network's interception proxy.
+    AcceptInterceptor(AcceptInterceptorArgs),
     /// Certificate Transparency log lists: update the cached list, show what is loaded.
     #[command(subcommand)]
     Ct(CtCommand),
@@ -79,6 +84,8 @@ pub struct CheckArgs {
     /// Only print sites that are not OK.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub caa: CaaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +119,158 @@ pub struct AcceptArgs {
     /// The site.
     #[arg(value_name = "HOST[:PORT]")]
     pub host: String,
+}
+
+/// CAA look-ups on a CA change.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CaaArgs {
+    /// Look up the site's CAA records when its CA changed (default; tells your DNS resolver which site changed).
+    #[arg(long, overrides_with = "no_caa")]
+    pub caa: bool,
+    /// Never look up CAA records.
+    #[arg(long = "no-caa", overrides_with = "caa")]
+    pub no_caa: bool,
+    /// DNS server for CAA look-ups, IP:PORT (UDP), instead of the system's.
+    #[arg(long = "dns-server", value_name = "IP:PORT")]
+    pub dns_server: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PinsCommand {
+    /// List pins (yours; with --all also the shipped ones).
+    List(PinsListArgs),
+    /// Pin a site: to the root of its current chain, or to given keys.
+    Add(PinsAddArgs),
+    /// Remove the pin entry for a host.
+    Remove(PinsRemoveArgs),
+    /// Evaluate a chain file against the pins, offline.
+    Check(PinsCheckArgs),
+    /// Write your pins as a TOML pin file (stdout, or --output FILE).
+    Export(PinsExportArgs),
+    /// Merge a TOML pin file into your pins.
+    Import(PinsImportArgs),
+    /// Import Chromium's transport_security_state_static_pins.json.
+    ImportChromium(PinsImportChromiumArgs),
+    /// Generate a pin file from a spec naming roots and a PEM bundle of roots.
+    Generate(PinsGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PinsListArgs {
+    /// Include the pins shipped with certwatch.
+    #[arg(long)]
+    pub all: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsAddArgs {
+    /// The host to pin.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Pin the root key of the chain the site presents now (connects to it).
+    #[arg(long = "from-current", conflicts_with = "spki")]
+    pub from_current: bool,
+    /// A key to pin: sha256/BASE64 of its SPKI (repeatable).
+    #[arg(long, value_name = "sha256/…")]
+    pub spki: Vec<String>,
+    /// A backup key (repeatable).
+    #[arg(long, value_name = "sha256/…")]
+    pub backup: Vec<String>,
+    /// Apply to subdomains too.
+    #[arg(long = "include-subdomains")]
+    pub include_subdomains: bool,
+    /// Stop enforcing after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    /// Port for --from-current.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// With --from-current: connect to ADDR:PORT instead, keeping SNI.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsRemoveArgs {
+    /// The host whose entry to remove.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsCheckArgs {
+    /// The host the chain is for.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Chain file, PEM or DER, leaf first.
+    #[arg(long, value_name = "FILE")]
+    pub chain: PathBuf,
+    /// Evaluate at this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsExportArgs {
+    /// Write here (mode 0600) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsImportArgs {
+    /// A TOML pin file (see pinsets/README.md).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsImportChromiumArgs {
+    /// transport_security_state_static_pins.json (or an already resolved JSON).
+    #[arg(value_name = "FILE.json")]
+    pub file: PathBuf,
+    /// The .pins file defining the key names.
+    #[arg(long, value_name = "FILE.pins")]
+    pub pins: Option<PathBuf>,
+    /// Stop enforcing after this date (default: one year from now; `never` for no expiry).
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinsGenerateArgs {
+    /// Spec naming the roots of each pinset (e.g. pinsets/shipped.spec.toml).
+    #[arg(long, value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// PEM bundle holding those roots.
+    #[arg(long = "from-roots", value_name = "PEM")]
+    pub from_roots: PathBuf,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptInterceptorArgs {
+    /// The root: SHA-256 of its SPKI (base64, `sha256/` optional; shown as
+    /// ca.root_spki_sha256 by `check --json`) or of the certificate (64 hex digits).
+    #[arg(value_name = "ROOT_SHA256", required_unless_present_any = ["list", "forget"])]
+    pub root: Option<String>,
+    /// A name for the network whose proxy this is.
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["list", "forget"])]
+    pub network: Option<String>,
+    /// List acknowledged roots.
+    #[arg(long, conflicts_with_all = ["root", "forget"])]
+    pub list: bool,
+    /// Forget an acknowledged root (SPKI SHA-256).
+    #[arg(long, value_name = "ROOT_SHA256")]
+    pub forget: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -45,6 +45,8 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         args::Command::History(a) => cmd::history::run(&ctx, a),
         args::Command::Accept(a) => cmd::accept::run(&ctx, a),
+        args::Command::Pins(a) => cmd::pins::run(&ctx, a),
+        args::Command::AcceptInterceptor(a) => cmd::pins::accept_interceptor(&ctx, a),
         args::Command::Ct(a) => cmd::ct::run(&ctx, a),
     }
 }

@@ -10,10 +10,13 @@
 //! - wiring: [`check`] (one check end to end), [`report`] (the JSON shape).
 
 pub mod ca;
+pub mod caa;
 pub mod check;
 pub mod ct;
+pub mod interceptor;
 pub mod model;
 pub mod paths;
+pub mod pins;
 pub mod probe;
 pub mod report;
 pub mod sanitize;

@@ -13,6 +13,8 @@ use x509_parser::public_key::PublicKey;
 pub const MAX_CERT_DER: usize = 64 * 1024;
 /// Most certificates we keep from one chain; longer chains are truncated by the probe.
 pub const MAX_CHAIN_LEN: usize = 16;
+/// Most certificates one PEM file may hold (root bundles have ~150).
+pub const MAX_PEM_CERTS: usize = 4096;
 
 /// Why a certificate could not be turned into a [`CertInfo`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -226,11 +228,8 @@ fn key_type(cert: &X509Certificate<'_>) -> String {
 /// PEM: every `CERTIFICATE` block in order; other blocks are skipped.
 /// Anything that does not start with `-----BEGIN` is treated as one DER certificate.
 pub fn split_chain(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
-    let text_start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(0);
-    let looks_pem = bytes.len() > text_start && bytes[text_start..].starts_with(b"-----BEGIN");
+    // PEM anywhere in the input (root bundles start with `#` comments).
+    let looks_pem = bytes.windows(10).any(|w| w == b"-----BEGIN");
     if !looks_pem {
         if bytes.first() == Some(&0x30) {
             return Ok(vec![bytes.to_vec()]);
@@ -257,8 +256,10 @@ pub fn split_chain(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
             let der = base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
                 .map_err(|e| Error::BadPem(format!("line {}: {e}", lineno + 1)))?;
-            if out.len() >= MAX_CHAIN_LEN * 4 {
-                return Err(Error::BadPem("too many certificates".into()));
+            if out.len() >= MAX_PEM_CERTS {
+                return Err(Error::BadPem(format!(
+                    "more than {MAX_PEM_CERTS} certificates"
+                )));
             }
             out.push(der);
         } else if in_cert {
@@ -308,6 +309,15 @@ mod tests {
         ] {
             assert!(parse_cert(input).is_err());
         }
+    }
+
+    #[test]
+    fn root_bundle_with_comments_is_read() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["a.test".into()]).unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        let bundle = format!("# Mozilla bundle\n# comment\n\n{}", pem.repeat(200));
+        assert_eq!(split_chain(bundle.as_bytes()).unwrap().len(), 200);
     }
 
     #[test]

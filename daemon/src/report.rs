@@ -9,7 +9,7 @@ use crate::ca::CaIdentity;
 use crate::check::{CheckError, Checked};
 use crate::model::CertInfo;
 use crate::probe::Site;
-use crate::verdict::{Reason, SctReport};
+use crate::verdict::{CaaEvidence, PinEvidence, Reason, SctReport};
 
 /// RFC 3339 UTC for Unix seconds.
 pub fn rfc3339(t: i64) -> String {
@@ -108,6 +108,15 @@ pub fn checked_json(c: &Checked) -> Value {
     if let Some(i) = &c.evidence.interceptor {
         v["interceptor"] = json!(i);
     }
+    if let Some(p) = &c.evidence.pin {
+        v["pin"] = pin_json(p);
+    }
+    if let Some(caa) = &c.evidence.caa {
+        v["caa"] = caa_json(caa);
+    }
+    if let Some(n) = &c.evidence.interceptor_accepted {
+        v["interceptor_accepted"] = json!({ "network": n });
+    }
     v
 }
 
@@ -123,6 +132,40 @@ pub fn sct_json(s: &SctReport) -> Value {
         "source": s.source,
         "status": s.status,
     })
+}
+
+/// JSON for pin evidence: `{status: ok|violation|not_pinned, entry, pinset, matched_spki}`.
+pub fn pin_json(p: &PinEvidence) -> Value {
+    match p {
+        PinEvidence::Ok {
+            entry,
+            pinset,
+            matched_spki,
+        } => {
+            json!({"status": "ok", "entry": entry, "pinset": pinset, "matched_spki": matched_spki})
+        }
+        PinEvidence::Violation {
+            entry,
+            pinset,
+            detail,
+        } => {
+            json!({"status": "violation", "entry": entry, "pinset": pinset, "matched_spki": null, "detail": detail})
+        }
+        PinEvidence::NotPinned => {
+            json!({"status": "not_pinned", "entry": null, "pinset": null, "matched_spki": null})
+        }
+    }
+}
+
+/// JSON for CAA evidence: `{status: allows|forbids|none, domain, allowed}`.
+pub fn caa_json(c: &CaaEvidence) -> Value {
+    match c {
+        CaaEvidence::Allows { domain } => json!({"status": "allows", "domain": domain}),
+        CaaEvidence::Forbids { domain, allowed } => {
+            json!({"status": "forbids", "domain": domain, "allowed": allowed})
+        }
+        CaaEvidence::None => json!({"status": "none", "domain": null}),
+    }
 }
 
 /// The JSON object for a check that could not reach a verdict.

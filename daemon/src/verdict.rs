@@ -244,6 +244,8 @@ pub enum PinEvidence {
         entry: String,
         /// The pinset name.
         pinset: String,
+        /// SHA-256 (base64) of the pinned key found on the chain's path.
+        matched_spki: String,
     },
     /// A pinset applies and the chain violates it.
     Violation {
@@ -725,6 +727,10 @@ fn key_change_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
 /// * otherwise (no evidence either way): warning.
 pub fn ca_change_severity(input: &Input<'_>) -> Severity {
     if input.trust.kind != TrustKind::Public {
+        // A root the user acknowledged as their network's proxy (accept-interceptor).
+        if input.trust.kind == TrustKind::Local && input.evidence.interceptor_accepted.is_some() {
+            return Severity::Info;
+        }
         return Severity::Critical;
     }
     let e = input.evidence;
@@ -790,7 +796,7 @@ fn evidence_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
         }
     }
     match &e.pin {
-        Some(PinEvidence::Ok { entry, pinset }) => push(
+        Some(PinEvidence::Ok { entry, pinset, .. }) => push(
             reasons,
             Code::PinOk,
             Severity::Ok,

@@ -7,4 +7,8 @@
 mod badinput;
 mod check;
 mod corpus;
+mod crash;
 mod ct;
+mod hostile;
+mod pins;
+mod privacy;

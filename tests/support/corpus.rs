@@ -335,10 +335,10 @@ pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
             index: i,
             attack: step.attack,
             alert: step.alert,
+            // The targets: every local-root interception of a known
+            // site and every pin violation must be critical.
             must_be_critical: step.attack
-                && (kind.contains("local root")
-                    || kind.contains("pin")
-                    || kind.contains("interception")),
+                && (kind.starts_with("local root interception") || kind.contains("pin violation")),
             severity,
             codes: got,
             mismatches,

@@ -51,8 +51,13 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     let engine = Arc::new(Engine {
         classifier: ctx.classifier()?,
         probe: base,
-        evidence: super::ct::evidence(ctx)?,
+        evidence: [
+            super::pins::evidence_sources(ctx)?,
+            super::ct::evidence(ctx)?,
+        ]
+        .concat(),
     });
+    let caa_cfg = super::pins::caa_config(&a.caa);
     let mut store = if a.no_store { None } else { Some(ctx.store()?) };
     // --no-store still judges against the history when one exists.
     let reader = if a.no_store && ctx.paths.db.exists() {
@@ -66,14 +71,24 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
 
     let mut emit = |site: &Site, prepared: Prepared| -> Result<Status> {
         let now = unix_now();
-        let result = prepared.and_then(|(analysis, evidence, probed)| match store.as_mut() {
-            Some(s) => engine.conclude(site, analysis, evidence, Some(&probed), Some(s), now),
-            None => {
-                let history = reader
+        let result = prepared.and_then(|(analysis, mut evidence, probed)| {
+            if caa_cfg.is_some() {
+                let h = store
                     .as_ref()
-                    .and_then(|r| r.history(site).ok())
-                    .unwrap_or_else(History::default);
-                Ok(engine.judge_only(site, analysis, evidence, &history, now))
+                    .or(reader.as_ref())
+                    .and_then(|r| r.history(site).ok());
+                let h = h.unwrap_or_default();
+                super::pins::add_caa(site, &analysis, &mut evidence, &h, now, caa_cfg.as_ref());
+            }
+            match store.as_mut() {
+                Some(s) => engine.conclude(site, analysis, evidence, Some(&probed), Some(s), now),
+                None => {
+                    let history = reader
+                        .as_ref()
+                        .and_then(|r| r.history(site).ok())
+                        .unwrap_or_else(History::default);
+                    Ok(engine.judge_only(site, analysis, evidence, &history, now))
+                }
             }
         });
         let st = match &result {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod ct;
 pub mod history;
 pub mod inspect;
+pub mod pins;
 
 /// Writes a line to stdout; a closed pipe (`| head`) is not an error.
 pub fn out(line: &str) -> anyhow::Result<()> {

@@ -1,0 +1,531 @@
+//! CAA (RFC 8659) as evidence after a CA change: does the site's domain
+//! allow the new CA to issue for it?
+//!
+//! Only called when a first judgement says `ca_changed`, only for that
+//! host, and only when enabled (it tells a DNS resolver which site changed).
+//! Pure parts (CA → issuer domains from `daemon/data/caa_domains.toml`,
+//! climbing to the parent domains, reading the relevant record set) are
+//! always built; the DNS look-up itself ([`evaluate`]) needs the `caa`
+//! feature (hickory-resolver on a current-thread tokio runtime made per call).
+
+use serde::Deserialize;
+
+use crate::ca::CaIdentity;
+use crate::verdict::CaaEvidence;
+
+/// The shipped CA → CAA issuer-domain map.
+pub const CAA_DOMAINS_TOML: &str = include_str!("../data/caa_domains.toml");
+
+/// One CAA record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaaRecord {
+    /// Flags (128 = issuer critical).
+    pub flags: u8,
+    /// Tag, lowercase (`issue`, `issuewild`, `iodef`, …).
+    pub tag: String,
+    /// Raw value.
+    pub value: String,
+}
+
+/// A CA owner and its CAA issuer domains.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaDomains {
+    /// Names matched against owner / issuer organisation / root.
+    pub names: Vec<String>,
+    /// Issuer domains.
+    pub domains: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaaFile {
+    ca: Vec<CaDomains>,
+}
+
+/// Parses a CA → domains file.
+pub fn parse_ca_domains(src: &str) -> Result<Vec<CaDomains>, String> {
+    toml::from_str::<CaaFile>(src).map(|f| f.ca).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| crate::pins::line_of(src, s.start))
+            .unwrap_or(0);
+        format!("line {line}: {}", e.message().trim())
+    })
+}
+
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The CAA issuer domains of `ca` (union over every matching data entry),
+/// or `None` when the CA is not in the data.
+pub fn issuer_domains(map: &[CaDomains], ca: &CaIdentity) -> Option<Vec<String>> {
+    let hay: Vec<String> = [Some(&ca.owner), ca.issuer_org.as_ref(), Some(&ca.root)]
+        .into_iter()
+        .flatten()
+        .map(|s| norm(s))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for e in map {
+        if e.names.iter().any(|n| {
+            let n = norm(n);
+            !n.is_empty() && hay.iter().any(|h| h.contains(&n))
+        }) {
+            for d in &e.domains {
+                let d = d.to_ascii_lowercase();
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The issuer domain of an `issue`/`issuewild` value (`""` = nobody).
+pub fn issue_domain(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// RFC 8659 §3: the relevant record set is the first non-empty CAA set
+/// found at the host, then its parents (never the root). `lookup` returns
+/// the records at one name (empty when none / NXDOMAIN).
+pub fn relevant_set<E>(
+    host: &str,
+    mut lookup: impl FnMut(&str) -> Result<Vec<CaaRecord>, E>,
+) -> Result<Option<(String, Vec<CaaRecord>)>, E> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut name = host.as_str();
+    loop {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let set = lookup(name)?;
+        if !set.is_empty() {
+            return Ok(Some((name.to_string(), set)));
+        }
+        match name.find('.') {
+            Some(i) => name = &name[i + 1..],
+            None => return Ok(None),
+        }
+    }
+}
+
+/// Judges a relevant set for a CA with `ca_domains`. `wildcard`: the
+/// certificate covers the host through a wildcard name (then `issuewild`
+/// wins when present, RFC 8659 §4.3).
+pub fn judge_set(
+    domain: &str,
+    set: &[CaaRecord],
+    ca_domains: &[String],
+    wildcard: bool,
+) -> CaaEvidence {
+    let issue: Vec<&CaaRecord> = set.iter().filter(|r| r.tag == "issue").collect();
+    let wild: Vec<&CaaRecord> = set.iter().filter(|r| r.tag == "issuewild").collect();
+    let props = if wildcard && !wild.is_empty() {
+        wild
+    } else {
+        issue
+    };
+    if props.is_empty() {
+        // Only iodef or other tags: issuance is not restricted.
+        return CaaEvidence::None;
+    }
+    let allowed: Vec<String> = props.iter().map(|r| issue_domain(&r.value)).collect();
+    if allowed.iter().any(|a| ca_domains.contains(a)) {
+        CaaEvidence::Allows {
+            domain: domain.to_string(),
+        }
+    } else {
+        let mut shown: Vec<String> = allowed
+            .into_iter()
+            .map(|a| {
+                if a.is_empty() {
+                    "no CA (\";\")".to_string()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        shown.dedup();
+        CaaEvidence::Forbids {
+            domain: domain.to_string(),
+            allowed: shown,
+        }
+    }
+}
+
+/// Whether a CAA look-up makes sense for `host`: not for IP literals,
+/// `localhost`, or special-use names (.test, .example, .invalid, .local,
+/// .localhost, .internal, .lan, .home.arpa) — unless a DNS server was given
+/// explicitly (tests point one at such names).
+pub fn worth_looking_up(host: &str, explicit_server: bool) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    if h.parse::<std::net::IpAddr>().is_ok() || !h.contains('.') && !explicit_server {
+        return false;
+    }
+    if explicit_server {
+        return !h.is_empty();
+    }
+    const SPECIAL: &[&str] = &[
+        "test",
+        "example",
+        "invalid",
+        "local",
+        "localhost",
+        "internal",
+        "lan",
+        "home.arpa",
+    ];
+    !SPECIAL
+        .iter()
+        .any(|s| h == *s || h.ends_with(&format!(".{s}")))
+}
+
+/// Whether a first verdict calls for a CAA look-up: only on a CA change.
+pub fn needed(v: &crate::verdict::Verdict) -> bool {
+    v.has(crate::verdict::Code::CaChanged)
+}
+
+/// Whether `leaf` covers `host` only through a wildcard name.
+pub fn covers_by_wildcard(host: &str, leaf: &crate::model::CertInfo) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    if leaf.sans.iter().any(|s| s.eq_ignore_ascii_case(&h)) {
+        return false;
+    }
+    match h.split_once('.') {
+        Some((_, parent)) => leaf
+            .sans
+            .iter()
+            .any(|s| s.to_ascii_lowercase() == format!("*.{parent}")),
+        None => false,
+    }
+}
+
+/// After a first judgement against `history`: when it says `ca_changed`,
+/// looks up CAA for this host only and stores the result in `evidence`.
+/// Returns the error when a look-up was attempted and failed (the caller
+/// may log it); skipped look-ups and "no change" return `Ok`.
+pub fn enrich(
+    host: &str,
+    analysis: &crate::check::Analysis,
+    evidence: &mut crate::verdict::Evidence,
+    history: &crate::verdict::History,
+    now: i64,
+    cfg: &CaaConfig,
+) -> Result<(), CaaError> {
+    if evidence.caa.is_some() || history.sightings.is_empty() {
+        return Ok(());
+    }
+    let first = crate::verdict::judge(&crate::verdict::Input {
+        host,
+        now,
+        chain: &analysis.chain,
+        trust: &analysis.trust,
+        ca: &analysis.ca,
+        history,
+        evidence,
+    });
+    if !needed(&first) {
+        return Ok(());
+    }
+    let wildcard = analysis
+        .chain
+        .first()
+        .is_some_and(|l| covers_by_wildcard(host, l));
+    match evaluate(host, &analysis.ca, wildcard, cfg) {
+        Ok(e) => {
+            evidence.caa = Some(e);
+            Ok(())
+        }
+        Err(CaaError::Skipped(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// How to look CAA records up.
+#[derive(Debug, Clone)]
+pub struct CaaConfig {
+    /// A specific DNS server (UDP); `None` = the system's resolvers.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Per-query timeout.
+    pub timeout: std::time::Duration,
+    /// CA → domains map.
+    pub ca_domains: Vec<CaDomains>,
+}
+
+impl Default for CaaConfig {
+    fn default() -> Self {
+        CaaConfig {
+            dns_server: None,
+            timeout: std::time::Duration::from_secs(3),
+            ca_domains: parse_ca_domains(CAA_DOMAINS_TOML).unwrap_or_default(),
+        }
+    }
+}
+
+/// Why a CAA evaluation gave no evidence.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaaError {
+    /// The new CA is not in the CA → domains data.
+    #[error("CA {0:?} has no known CAA issuer domain")]
+    UnknownCa(String),
+    /// The look-up was skipped for this kind of host.
+    #[error("no CAA look-up for {0}")]
+    Skipped(String),
+    /// DNS failed (timeout, SERVFAIL, no resolver).
+    #[error("CAA look-up for {name} failed: {detail}")]
+    Dns {
+        /// The name queried.
+        name: String,
+        /// Why.
+        detail: String,
+    },
+    /// Built without the `caa` feature.
+    #[error("this certwatch was built without CAA support")]
+    Unsupported,
+}
+
+/// Looks up `host`'s relevant CAA set and judges `ca` against it.
+#[cfg(feature = "caa")]
+pub fn evaluate(
+    host: &str,
+    ca: &CaIdentity,
+    wildcard: bool,
+    cfg: &CaaConfig,
+) -> Result<CaaEvidence, CaaError> {
+    if !worth_looking_up(host, cfg.dns_server.is_some()) {
+        return Err(CaaError::Skipped(host.to_string()));
+    }
+    let Some(domains) = issuer_domains(&cfg.ca_domains, ca) else {
+        return Err(CaaError::UnknownCa(ca.short().to_string()));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CaaError::Dns {
+            name: host.to_string(),
+            detail: e.to_string(),
+        })?;
+    let resolver = dns::resolver(cfg).map_err(|detail| CaaError::Dns {
+        name: host.to_string(),
+        detail,
+    })?;
+    let set = relevant_set(host, |name| {
+        rt.block_on(async {
+            match tokio::time::timeout(cfg.timeout, dns::caa_at(&resolver, name)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {:?}", cfg.timeout)),
+            }
+        })
+        .map_err(|detail| CaaError::Dns {
+            name: name.to_string(),
+            detail,
+        })
+    })?;
+    Ok(match set {
+        None => CaaEvidence::None,
+        Some((domain, records)) => judge_set(&domain, &records, &domains, wildcard),
+    })
+}
+
+/// Without the `caa` feature: always [`CaaError::Unsupported`].
+#[cfg(not(feature = "caa"))]
+pub fn evaluate(
+    _host: &str,
+    _ca: &CaIdentity,
+    _wildcard: bool,
+    _cfg: &CaaConfig,
+) -> Result<CaaEvidence, CaaError> {
+    Err(CaaError::Unsupported)
+}
+
+#[cfg(feature = "caa")]
+mod dns {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    use hickory_resolver::proto::rr::{RData, RecordType};
+    use hickory_resolver::{Resolver, TokioResolver};
+
+    use super::{CaaConfig, CaaRecord};
+
+    pub(super) fn resolver(cfg: &CaaConfig) -> Result<TokioResolver, String> {
+        let mut b = match cfg.dns_server {
+            Some(addr) => {
+                let mut ns = NameServerConfig::udp(addr.ip());
+                for c in ns.connections.iter_mut() {
+                    c.port = addr.port();
+                }
+                let rc = ResolverConfig::from_parts(None, vec![], vec![ns]);
+                Resolver::builder_with_config(rc, TokioRuntimeProvider::default())
+            }
+            None => TokioResolver::builder_tokio().map_err(|e| e.to_string())?,
+        };
+        let mut opts = ResolverOpts::default();
+        opts.timeout = cfg.timeout;
+        opts.attempts = 1;
+        opts.cache_size = 0;
+        *b.options_mut() = opts;
+        b.build().map_err(|e| e.to_string())
+    }
+
+    pub(super) async fn caa_at(r: &TokioResolver, name: &str) -> Result<Vec<CaaRecord>, String> {
+        let fqdn = format!("{name}.");
+        match r.lookup(fqdn.as_str(), RecordType::CAA).await {
+            Ok(l) => Ok(l
+                .answers()
+                .iter()
+                .filter_map(|rec| match &rec.data {
+                    RData::CAA(c) => Some(CaaRecord {
+                        flags: c.flags(),
+                        tag: c.tag.to_ascii_lowercase(),
+                        value: String::from_utf8_lossy(&c.value).into_owned(),
+                    }),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::TrustKind;
+
+    fn rec(tag: &str, v: &str) -> CaaRecord {
+        CaaRecord {
+            flags: 0,
+            tag: tag.into(),
+            value: v.into(),
+        }
+    }
+
+    fn ca(owner: &str, org: Option<&str>) -> CaIdentity {
+        CaIdentity {
+            owner: owner.into(),
+            root: "Root".into(),
+            root_spki: "k".into(),
+            issuer_org: org.map(str::to_string),
+            intermediate: "I".into(),
+            intermediate_spki: None,
+            trust: TrustKind::Public,
+        }
+    }
+
+    #[test]
+    fn data_parses_and_maps() {
+        let m = parse_ca_domains(CAA_DOMAINS_TOML).unwrap();
+        let le = issuer_domains(
+            &m,
+            &ca("Internet Security Research Group", Some("Let's Encrypt")),
+        )
+        .unwrap();
+        assert_eq!(le, vec!["letsencrypt.org"]);
+        let gts = issuer_domains(
+            &m,
+            &ca("Google Trust Services LLC", Some("Google Trust Services")),
+        )
+        .unwrap();
+        assert!(gts.contains(&"pki.goog".to_string()));
+        assert!(issuer_domains(&m, &ca("Corp Root", Some("ACME Corp"))).is_none());
+    }
+
+    #[test]
+    fn climb_table() {
+        // (zone data, host, expected relevant domain)
+        let zone = |name: &str| -> Result<Vec<CaaRecord>, ()> {
+            Ok(match name {
+                "example.com" => vec![rec("issue", "letsencrypt.org")],
+                "sub.example.net" => vec![rec("iodef", "mailto:x@example.net")],
+                "broken.test" => return Err(()),
+                _ => vec![],
+            })
+        };
+        let cases: &[(&str, Option<&str>)] = &[
+            ("example.com", Some("example.com")),
+            ("a.b.example.com", Some("example.com")),
+            ("WWW.Example.COM.", Some("example.com")),
+            ("x.sub.example.net", Some("sub.example.net")),
+            ("example.org", None),
+        ];
+        for (host, want) in cases {
+            let got = relevant_set(host, zone).unwrap();
+            assert_eq!(got.as_ref().map(|g| g.0.as_str()), *want, "{host}");
+        }
+        assert!(relevant_set("a.broken.test", zone).is_err());
+    }
+
+    #[test]
+    fn judge_table() {
+        let le = vec!["letsencrypt.org".to_string()];
+        let cases: Vec<(Vec<CaaRecord>, bool, &str)> = vec![
+            (vec![rec("issue", "letsencrypt.org")], false, "allows"),
+            (
+                vec![rec("issue", "LetsEncrypt.org.; validationmethods=dns-01")],
+                false,
+                "allows",
+            ),
+            (
+                vec![
+                    rec("issue", "digicert.com"),
+                    rec("issue", "letsencrypt.org"),
+                ],
+                false,
+                "allows",
+            ),
+            (vec![rec("issue", "digicert.com")], false, "forbids"),
+            (vec![rec("issue", ";")], false, "forbids"),
+            (vec![rec("iodef", "mailto:a@b")], false, "none"),
+            (
+                vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")],
+                true,
+                "forbids",
+            ),
+            (
+                vec![rec("issue", "letsencrypt.org"), rec("issuewild", ";")],
+                false,
+                "allows",
+            ),
+            (vec![rec("issue", "digicert.com")], true, "forbids"),
+        ];
+        for (set, wild, want) in cases {
+            let got = match judge_set("d", &set, &le, wild) {
+                CaaEvidence::Allows { .. } => "allows",
+                CaaEvidence::Forbids { .. } => "forbids",
+                CaaEvidence::None => "none",
+            };
+            assert_eq!(got, want, "{set:?} wildcard={wild}");
+        }
+    }
+
+    #[test]
+    fn worth_looking_up_table() {
+        let cases = [
+            ("example.com", false, true),
+            ("127.0.0.1", false, false),
+            ("::1", true, false),
+            ("localhost", false, false),
+            ("a.test", false, false),
+            ("a.test", true, true),
+            ("printer.local", false, false),
+            ("x.home.arpa", false, false),
+        ];
+        for (h, explicit, want) in cases {
+            assert_eq!(worth_looking_up(h, explicit), want, "{h} {explicit}");
+        }
+    }
+}
