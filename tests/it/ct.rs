@@ -1158,3 +1158,32 @@ fn rfc6962_backend_reads_new_entries() {
     let e = g.poll(&domains).unwrap_err();
     assert!(matches!(e, WatchError::Parse { .. }), "{e}");
 }
+
+/// Every single-byte corruption and every truncation of a real SCT-bearing
+/// TBS and of an OCSP response is an error or a result, never a panic.
+#[test]
+fn corrupted_inputs_never_panic() {
+    let ca = Ca::root("CT Test Root", "CT Test Org");
+    let a = TestLog::new();
+    let leaf = logged_leaf(&ca, &["fuzz.test"], &[&a], Make::default());
+    let tbs = parse_cert(&leaf.chain[0]).unwrap().tbs_der;
+    let serial = ct::der::tbs_serial(&tbs).unwrap().to_vec();
+    let entry = entry_x509(&leaf.chain[0]);
+    let ocsp = ocsp_response(&serial, &tls_list(&[a.sct(1, &entry, b"")]));
+    for input in [&tbs, &ocsp] {
+        for i in 0..input.len() {
+            for x in [0x01u8, 0x80, 0xFF] {
+                let mut m = input.clone();
+                m[i] ^= x;
+                let _ = ct::der::tbs_without_extension(&m, ct::der::OID_SCT_LIST);
+                let _ = ct::sct::embedded_scts(&m);
+                let _ = ct::sct::ocsp_scts(&m, &serial);
+            }
+            let _ = ct::der::tbs_without_extension(&input[..i], ct::der::OID_SCT_LIST);
+            let _ = ct::sct::embedded_scts(&input[..i]);
+            let _ = ct::sct::ocsp_scts(&input[..i], &serial);
+            let _ = ct::sct::parse_sct_list(&input[..i], ct::SctSource::Tls);
+            let _ = watch::parse_leaf(&input[..i]);
+        }
+    }
+}
