@@ -80,3 +80,44 @@ pub fn install(data_dir: &Path, json: &[u8], sig: &[u8]) -> Result<LogList, List
     write_private(&cache_path(data_dir), json)?;
     Ok(list)
 }
+
+/// Whether the cached list is missing or older than `max_age_secs` at `now`
+/// (Unix seconds): the daemon refreshes it daily.
+pub fn is_stale(data_dir: &Path, now: i64, max_age_secs: i64) -> bool {
+    let modified = fs::metadata(cache_path(data_dir))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64);
+    match modified {
+        Some(m) => now - m >= max_age_secs,
+        None => true,
+    }
+}
+
+/// Downloads Google's signed list, verifies it and installs it. On any error
+/// the cached list is untouched, so callers keep using it (offline included).
+#[cfg(feature = "net-fetch")]
+pub fn refresh(data_dir: &Path, cfg: &super::fetch::FetchConfig) -> Result<LogList, ListError> {
+    let (json, sig) = super::fetch::fetch_signed(cfg)?;
+    install(data_dir, &json, &sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staleness_and_refusal_keep_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::check::unix_now();
+        assert!(is_stale(dir.path(), now, 86_400));
+        assert!(install(dir.path(), b"{\"operators\":[]}", &[0u8; 512]).is_err());
+        assert!(!cache_path(dir.path()).exists());
+        std::fs::create_dir_all(dir.path().join("ct")).unwrap();
+        std::fs::write(cache_path(dir.path()), b"{\"operators\":[]}").unwrap();
+        assert!(!is_stale(dir.path(), now, 86_400));
+        assert!(is_stale(dir.path(), now + 86_400 + 5, 86_400));
+        assert!(load(&[], dir.path()).unwrap().unwrap().is_empty());
+    }
+}

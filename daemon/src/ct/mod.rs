@@ -14,7 +14,7 @@ pub mod policy;
 pub mod sct;
 pub mod watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::check::{Analysis, EvidenceSource};
 use crate::model::CertInfo;
@@ -124,13 +124,30 @@ pub fn evaluate(
 
 /// CT evidence for every check, from loaded log lists.
 pub struct CtEvidenceSource {
-    logs: Arc<LogList>,
+    logs: RwLock<Arc<LogList>>,
 }
 
 impl CtEvidenceSource {
     /// A source judging against `logs`.
     pub fn new(logs: Arc<LogList>) -> CtEvidenceSource {
-        CtEvidenceSource { logs }
+        CtEvidenceSource {
+            logs: RwLock::new(logs),
+        }
+    }
+
+    /// Judges against `logs` from now on (after a refresh of the cached list).
+    pub fn replace(&self, logs: Arc<LogList>) {
+        if let Ok(mut g) = self.logs.write() {
+            *g = logs;
+        }
+    }
+
+    /// The lists in use.
+    pub fn lists(&self) -> Arc<LogList> {
+        match self.logs.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 }
 
@@ -145,6 +162,6 @@ impl EvidenceSource for CtEvidenceSource {
     ) {
         let ocsp = probed.map(|p| p.ocsp.as_slice()).unwrap_or_default();
         // rustls 0.23 does not expose the TLS-extension SCT list to clients.
-        evidence.ct = Some(evaluate(&analysis.chain, ocsp, &[], &self.logs, now));
+        evidence.ct = Some(evaluate(&analysis.chain, ocsp, &[], &self.lists(), now));
     }
 }
