@@ -1187,3 +1187,50 @@ fn corrupted_inputs_never_panic() {
         }
     }
 }
+
+/// A CA change: public but not CT-compliant is critical; CT-compliant stays a warning.
+#[test]
+fn ca_change_severity_follows_ct() {
+    let root_a = Ca::root("Alpha Root", "Alpha Trust");
+    let root_b = Ca::root("Beta Root", "Beta Trust");
+    let root_c = Ca::root("Gamma Root", "Gamma Trust");
+    let (a, b) = (TestLog::new(), TestLog::new());
+    let env = TestEnv::new().public_roots(&[&root_a, &root_b, &root_c]);
+    let list = env.dir.path().join("list.json");
+    std::fs::write(&list, list_json(&[(&a, "Op A"), (&b, "Op B")])).unwrap();
+    let list = list.to_str().unwrap().to_string();
+    let server = TlsServer::start(&logged_leaf(
+        &root_a,
+        &["localhost"],
+        &[&a, &b],
+        Make::default(),
+    ));
+    let site = format!("localhost:{}", server.port());
+    let args = ["--log-list", list.as_str(), "--no-caa"];
+
+    let (code, v) = env.check_json(&site, &args);
+    assert_eq!(code, 0, "{v}");
+
+    // Switch to another public CA whose certificate is logged: a warning.
+    server.swap(&logged_leaf(
+        &root_c,
+        &["localhost"],
+        &[&a, &b],
+        Make::default(),
+    ));
+    let (code, v) = env.check_json(&site, &args);
+    assert_eq!(v["severity"], "warning", "{v}");
+    assert_eq!(code, 1);
+    assert!(certwatch_tests::codes(&v).contains(&"ca_changed".to_string()));
+
+    // Switch to a third public CA whose certificate no log has seen: critical.
+    server.swap(&root_b.leaf(&["localhost"]));
+    let (code, v) = env.check_json(&site, &args);
+    assert_eq!(v["severity"], "critical", "{v}");
+    assert_eq!(code, 2);
+    let codes = certwatch_tests::codes(&v);
+    assert!(
+        codes.contains(&"ca_changed".to_string()) && codes.contains(&"sct_missing".to_string()),
+        "{v}"
+    );
+}
