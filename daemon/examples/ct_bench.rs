@@ -45,6 +45,22 @@ fn main() {
         lists.len(),
         t.elapsed().as_secs_f64() * 1e3
     );
+    let json = std::fs::read(l.join("google_log_list_v3_v80.14_2026-01-02.json")).unwrap();
+    let sig = std::fs::read(l.join("google_log_list_v3_v80.14_2026-01-02.sig")).unwrap();
+    let t = Instant::now();
+    for _ in 0..100 {
+        ct::LogList::parse("signed", &json).unwrap();
+    }
+    let parse_ms = t.elapsed().as_secs_f64() * 10.0;
+    let t = Instant::now();
+    for _ in 0..100 {
+        ct::loglist::verify_google_signed(&json, &sig).unwrap();
+    }
+    println!(
+        "Google's signed list ({} KB): parse {parse_ms:.3} ms, verify signature + parse {:.3} ms",
+        json.len() / 1024,
+        t.elapsed().as_secs_f64() * 10.0
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("sct_pairs/manifest.json")).unwrap()).unwrap();
     let mut pairs = Vec::new();
