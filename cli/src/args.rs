@@ -30,6 +30,9 @@ pub struct Global {
     /// PEM file of local roots, replacing the operating system's store.
     #[arg(long = "local-roots", global = true, value_name = "PEM")]
     pub local_roots: Option<PathBuf>,
+    /// CT log list (Google v3 or Apple v5 JSON); repeatable, merged. Default: the cached list from `ct update`.
+    #[arg(long = "log-list", global = true, value_name = "FILE")]
+    pub log_list: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +53,9 @@ pub enum Command {
     /// Install or remove the browser companion's native-messaging host manifests.
     #[command(subcommand)]
     Extension(ExtensionCommand),
+    /// Certificate Transparency log lists: update the cached list, show what is loaded.
+    #[command(subcommand)]
+    Ct(CtCommand),
 }
 
 #[derive(Debug, Args)]
@@ -294,4 +300,32 @@ pub struct ExtensionArgs {
     /// Print the manifests and where they would go, without writing anything.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtCommand {
+    /// Download (or take from files) Google's signed log list, verify it, and cache it.
+    Update(CtUpdateArgs),
+    /// Show the log lists in use and their logs.
+    Show(CtShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CtUpdateArgs {
+    /// Install this log_list.json instead of downloading it (needs --sig).
+    #[arg(long, value_name = "FILE", requires = "sig")]
+    pub from: Option<PathBuf>,
+    /// The detached signature of --from (log_list.sig).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub sig: Option<PathBuf>,
+    /// Download from this URL instead of Google's (the signature from the same URL with .sig).
+    #[arg(long, value_name = "URL", conflicts_with = "from")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CtShowArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }

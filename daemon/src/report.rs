@@ -9,7 +9,7 @@ use crate::ca::CaIdentity;
 use crate::check::{CheckError, Checked};
 use crate::model::CertInfo;
 use crate::probe::Site;
-use crate::verdict::{CaaEvidence, PinEvidence, Reason};
+use crate::verdict::{CaaEvidence, PinEvidence, Reason, SctReport};
 
 /// RFC 3339 UTC for Unix seconds.
 pub fn rfc3339(t: i64) -> String {
@@ -88,6 +88,23 @@ pub fn checked_json(c: &Checked) -> Value {
         "stored": c.stored,
         "error": Value::Null,
     });
+    v["sct"] = c
+        .evidence
+        .ct
+        .as_ref()
+        .map(|ct| Value::Array(ct.scts.iter().map(sct_json).collect()))
+        .unwrap_or(Value::Null);
+    v["ct_policy"] = c
+        .evidence
+        .ct
+        .as_ref()
+        .map(|ct| {
+            json!({
+                "status": if ct.compliant { "compliant" } else { "not_compliant" },
+                "reason": ct.reason,
+            })
+        })
+        .unwrap_or(Value::Null);
     if let Some(i) = &c.evidence.interceptor {
         v["interceptor"] = json!(i);
     }
@@ -101,6 +118,20 @@ pub fn checked_json(c: &Checked) -> Value {
         v["interceptor_accepted"] = json!({ "network": n });
     }
     v
+}
+
+/// JSON for one SCT.
+pub fn sct_json(s: &SctReport) -> Value {
+    let secs = (s.timestamp_ms / 1000) as i64;
+    json!({
+        "log_id": s.log_id,
+        "log_name": s.log_name,
+        "operator": s.operator,
+        "timestamp": rfc3339(secs),
+        "timestamp_ms": s.timestamp_ms,
+        "source": s.source,
+        "status": s.status,
+    })
 }
 
 /// JSON for pin evidence: `{status: ok|violation|not_pinned, entry, pinset, matched_spki}`.

@@ -211,8 +211,28 @@ pub struct CtEvidence {
     pub total: usize,
     /// SCTs whose signature failed.
     pub invalid: usize,
-    /// SCTs from logs not in the loaded lists (cannot be judged).
+    /// SCTs that cannot be judged: from logs not in the loaded lists, or
+    /// embedded without the issuer certificate.
     pub unknown_log: usize,
+    /// Every SCT found, with its status.
+    pub scts: Vec<SctReport>,
+}
+
+/// One SCT as reported (see [`crate::ct`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SctReport {
+    /// Base64 log id.
+    pub log_id: String,
+    /// The log's description, when the log is known.
+    pub log_name: Option<String>,
+    /// The log's operator, when the log is known.
+    pub operator: Option<String>,
+    /// SCT timestamp, milliseconds since the epoch.
+    pub timestamp_ms: u64,
+    /// `embedded`, `tls_extension` or `ocsp`.
+    pub source: &'static str,
+    /// `valid`, `invalid`, `unknown_log`, `future_timestamp`, `log_not_usable_at_time`, `no_issuer`.
+    pub status: &'static str,
 }
 
 /// Pin evidence for the chain.

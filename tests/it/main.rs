@@ -8,6 +8,7 @@ mod badinput;
 mod check;
 mod corpus;
 mod crash;
+mod ct;
 mod host;
 mod hostile;
 mod pins;

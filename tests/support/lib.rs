@@ -157,6 +157,21 @@ impl Ca {
         }
     }
 
+    /// A leaf from caller-made `params` and `key` (e.g. with custom extensions).
+    pub fn leaf_from(&self, params: &CertificateParams, key: &KeyPair) -> Leaf {
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let der = params.signed_by(key, &issuer).unwrap().der().to_vec();
+        let mut chain = vec![der];
+        if !self.is_root() {
+            chain.push(self.der.clone());
+            chain.extend(self.parents.iter().cloned());
+        }
+        Leaf {
+            chain,
+            key_der: key.serialize_der(),
+        }
+    }
+
     /// A 90-day leaf for `names`, issued yesterday.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.leaf_valid(names, 1, 90)

@@ -51,7 +51,11 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     let engine = Arc::new(Engine {
         classifier: ctx.classifier()?,
         probe: base,
-        evidence: super::pins::evidence_sources(ctx)?,
+        evidence: [
+            super::pins::evidence_sources(ctx)?,
+            super::ct::evidence(ctx)?,
+        ]
+        .concat(),
     });
     let caa_cfg = super::pins::caa_config(&a.caa);
     let mut store = if a.no_store { None } else { Some(ctx.store()?) };

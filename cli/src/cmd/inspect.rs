@@ -42,7 +42,11 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<Status> {
     let engine = Engine {
         classifier: ctx.classifier()?,
         probe: ProbeConfig::default(),
-        evidence: super::pins::evidence_sources(ctx)?,
+        evidence: [
+            super::pins::evidence_sources(ctx)?,
+            super::ct::evidence(ctx)?,
+        ]
+        .concat(),
     };
     let (analysis, evidence) = engine
         .prepare(&site, &ders, None, now)

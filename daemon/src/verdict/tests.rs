@@ -155,6 +155,7 @@ fn ct(compliant: bool, total: usize) -> Evidence {
             total,
             invalid: 0,
             unknown_log: 0,
+            scts: Vec::new(),
         }),
         ..Evidence::default()
     }

@@ -1,0 +1,145 @@
+//! `certwatch ct`: the CT log lists (update the cache, show what is loaded),
+//! and the CT evidence source every check uses.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _, Result};
+use certwatch_engine::check::EvidenceSource;
+use certwatch_engine::ct::{cache, CtEvidenceSource, LogList};
+use serde_json::json;
+
+use crate::args::{CtCommand, CtShowArgs, CtUpdateArgs};
+use crate::ctx::Ctx;
+use crate::exit::Status;
+
+/// The log lists in use: `--log-list` files (an unreadable one is an error),
+/// else the cached list, else none (then checks carry no CT evidence).
+pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
+    match cache::load(&ctx.global.log_list, &ctx.paths.data_dir) {
+        Ok(l) => Ok(l),
+        Err(e) if !ctx.global.log_list.is_empty() => Err(anyhow!("{e}")),
+        Err(e) => {
+            eprintln!(
+                "certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The CT evidence source for the engine, when log lists are available.
+pub fn evidence(ctx: &Ctx) -> Result<Vec<Arc<dyn EvidenceSource>>> {
+    Ok(match lists(ctx)? {
+        Some(l) => vec![Arc::new(CtEvidenceSource::new(Arc::new(l))) as Arc<dyn EvidenceSource>],
+        None => Vec::new(),
+    })
+}
+
+pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
+    match c {
+        CtCommand::Update(a) => update(ctx, a),
+        CtCommand::Show(a) => show(ctx, a),
+    }
+}
+
+fn read_bounded(p: &Path, max: u64) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(p)
+        .with_context(|| format!("cannot read {}", p.display()))?
+        .len();
+    if len > max {
+        return Err(anyhow!("{}: larger than {max} bytes", p.display()));
+    }
+    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+fn update(ctx: &Ctx, a: CtUpdateArgs) -> Result<Status> {
+    let (json, sig, origin) = match (&a.from, &a.sig) {
+        (Some(f), Some(s)) => (
+            read_bounded(f, certwatch_engine::ct::loglist::MAX_LIST_BYTES as u64)?,
+            read_bounded(s, 64 * 1024)?,
+            f.display().to_string(),
+        ),
+        _ => download(ctx, a.url.as_deref())?,
+    };
+    let dest = cache::cache_path(&ctx.paths.data_dir);
+    let list = cache::install(&ctx.paths.data_dir, &json, &sig).map_err(|e| {
+        let kept = if dest.exists() {
+            "the cached list stays in use"
+        } else {
+            "nothing was installed"
+        };
+        anyhow!("refused the log list from {origin}: {e}; {kept}")
+    })?;
+    super::out(&format!(
+        "installed CT log list from {origin}: {} logs, signature verified; cached in {}",
+        list.len(),
+        dest.display()
+    ))?;
+    Ok(Status::Ok)
+}
+
+#[cfg(feature = "net-fetch")]
+fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
+    use certwatch_engine::ct::fetch::{fetch_signed, FetchConfig};
+    let mut cfg = FetchConfig::default();
+    if let Some(u) = url {
+        cfg.json_url = u.to_string();
+        cfg.sig_url = match u.strip_suffix(".json") {
+            Some(base) => format!("{base}.sig"),
+            None => format!("{u}.sig"),
+        };
+    }
+    if let Some(r) = &ctx.global.roots {
+        cfg.roots = Some(crate::ctx::read_roots(r)?);
+    }
+    let (json, sig) = fetch_signed(&cfg).map_err(|e| anyhow!("{e}"))?;
+    Ok((json, sig, cfg.json_url))
+}
+
+#[cfg(not(feature = "net-fetch"))]
+fn download(_ctx: &Ctx, _url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
+    Err(anyhow!(
+        "this certwatch was built without downloading (feature net-fetch): use --from FILE --sig FILE"
+    ))
+}
+
+fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {
+    let Some(list) = lists(ctx)? else {
+        super::out("no CT log list: run `certwatch ct update` or pass --log-list FILE")?;
+        return Ok(Status::Ok);
+    };
+    if a.json {
+        let logs: Vec<_> = list
+            .logs()
+            .iter()
+            .map(|l| {
+                json!({
+                    "log_id": l.log_id_b64(),
+                    "description": l.description,
+                    "operator": l.operator,
+                    "state": l.state.as_str(),
+                    "api": if l.rfc6962 { "rfc6962" } else { "static-ct" },
+                    "url": l.url,
+                })
+            })
+            .collect();
+        super::out(&json!({"sources": list.sources, "logs": logs}).to_string())?;
+    } else {
+        super::out(&format!(
+            "{} logs from {}",
+            list.len(),
+            list.sources.join(", ")
+        ))?;
+        for l in list.logs() {
+            super::out(&format!(
+                "  {:<10} {:<9} {} ({})",
+                l.state.as_str(),
+                if l.rfc6962 { "rfc6962" } else { "static-ct" },
+                certwatch_engine::sanitize::sanitize(&l.description),
+                certwatch_engine::sanitize::sanitize(&l.operator)
+            ))?;
+        }
+    }
+    Ok(Status::Ok)
+}
