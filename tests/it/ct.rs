@@ -178,114 +178,9 @@ fn real_lists_parse_with_both_formats() {
 // rcgen-made certificates, and a log list naming it.
 
 use certwatch_tests::{Ca, Leaf};
-use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SerialNumber};
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
+use rcgen::{CertificateParams, DnType, KeyPair, SerialNumber};
 
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A,
-    0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
-const SCT_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
-
-struct TestLog {
-    key: EcdsaKeyPair,
-    spki: Vec<u8>,
-    id: [u8; 32],
-    rng: SystemRandom,
-}
-
-fn b64(b: &[u8]) -> String {
-    loglist::b64(b)
-}
-
-impl TestLog {
-    fn new() -> TestLog {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        let mut spki = P256_SPKI_PREFIX.to_vec();
-        spki.extend_from_slice(key.public_key().as_ref());
-        let mut id = [0u8; 32];
-        id.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref());
-        TestLog { key, spki, id, rng }
-    }
-
-    /// A serialized SCT over `entry` (entry_type + entry, RFC 6962 §3.2).
-    fn sct(&self, ts_ms: u64, entry: &[u8], ext: &[u8]) -> Vec<u8> {
-        let mut signed = vec![0u8, 0];
-        signed.extend_from_slice(&ts_ms.to_be_bytes());
-        signed.extend_from_slice(entry);
-        signed.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        signed.extend_from_slice(ext);
-        let sig = self.key.sign(&self.rng, &signed).unwrap();
-        let mut v = vec![0u8];
-        v.extend_from_slice(&self.id);
-        v.extend_from_slice(&ts_ms.to_be_bytes());
-        v.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        v.extend_from_slice(ext);
-        v.extend_from_slice(&[4, 3]);
-        v.extend_from_slice(&(sig.as_ref().len() as u16).to_be_bytes());
-        v.extend_from_slice(sig.as_ref());
-        v
-    }
-
-    fn json(&self, name: &str) -> String {
-        format!(
-            r#"{{"description":"{name}","log_id":"{}","key":"{}","url":"https://{name}.test/","mmd":86400,"state":{{"usable":{{"timestamp":"2020-01-01T00:00:00Z"}}}}}}"#,
-            b64(&self.id),
-            b64(&self.spki)
-        )
-    }
-}
-
-/// A log list naming `logs` as (log, operator).
-fn list_json(logs: &[(&TestLog, &str)]) -> String {
-    let ops: Vec<String> = logs
-        .iter()
-        .enumerate()
-        .map(|(i, (l, op))| {
-            format!(
-                r#"{{"name":"{op}","email":[],"logs":[{}]}}"#,
-                l.json(&format!("log{i}"))
-            )
-        })
-        .collect();
-    format!(r#"{{"version":"1","operators":[{}]}}"#, ops.join(","))
-}
-
-fn entry_precert(issuer_spki: &[u8], tbs: &[u8]) -> Vec<u8> {
-    let mut v = vec![0u8, 1];
-    v.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, issuer_spki).as_ref());
-    v.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
-    v.extend_from_slice(tbs);
-    v
-}
-
-fn entry_x509(leaf: &[u8]) -> Vec<u8> {
-    let mut v = vec![0u8, 0];
-    v.extend_from_slice(&(leaf.len() as u32).to_be_bytes()[1..]);
-    v.extend_from_slice(leaf);
-    v
-}
-
-fn tls_list(scts: &[Vec<u8>]) -> Vec<u8> {
-    let mut inner = Vec::new();
-    for s in scts {
-        inner.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        inner.extend_from_slice(s);
-    }
-    let mut v = (inner.len() as u16).to_be_bytes().to_vec();
-    v.extend(inner);
-    v
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut v = ct::der::header(tag, content.len());
-    v.extend_from_slice(content);
-    v
-}
+use certwatch_tests::ctlog::{b64, entry_precert, entry_x509, list_json, tls_list, tlv, TestLog};
 
 fn now_ms() -> u64 {
     (certwatch_engine::check::unix_now() as u64) * 1000
@@ -317,25 +212,9 @@ struct Make {
 fn logged_leaf(ca: &Ca, names: &[&str], logs: &[&TestLog], m: Make) -> Leaf {
     let days = if m.days == 0 { 90 } else { m.days };
     let key = KeyPair::generate().unwrap();
-    let signed_names: Vec<&str> = if m.tamper {
-        vec!["evil.test"]
-    } else {
-        names.to_vec()
-    };
-    let pre = ca.leaf_from(&leaf_params(&signed_names, days), &key);
-    let pre_tbs = parse_cert(&pre.chain[0]).unwrap().tbs_der;
-    let issuer_spki = parse_cert(&ca.der).unwrap().spki_der;
     let ts = (now_ms() as i64 + m.ts_offset_ms - 60_000) as u64;
-    let scts: Vec<Vec<u8>> = logs
-        .iter()
-        .map(|l| l.sct(ts, &entry_precert(&issuer_spki, &pre_tbs), b""))
-        .collect();
-    let mut p = leaf_params(names, days);
-    p.custom_extensions = vec![CustomExtension::from_oid_content(
-        SCT_OID,
-        tlv(0x04, &tls_list(&scts)),
-    )];
-    ca.leaf_from(&p, &key)
+    let forged = m.tamper.then(|| leaf_params(&["evil.test"], days));
+    certwatch_tests::ctlog::embed_scts(ca, &leaf_params(names, days), &key, logs, ts, forged.as_ref())
 }
 
 fn chain_info(leaf: &Leaf, ca: &Ca) -> Vec<CertInfo> {
@@ -1047,10 +926,10 @@ fn sth_json(log: &TestLog, tree_size: u64, tamper: bool) -> Vec<u8> {
     signed.extend_from_slice(&ts.to_be_bytes());
     signed.extend_from_slice(&(if tamper { tree_size + 1 } else { tree_size }).to_be_bytes());
     signed.extend_from_slice(&root);
-    let sig = log.key.sign(&log.rng, &signed).unwrap();
+    let sig = log.sign(&signed);
     let mut ds = vec![4u8, 3];
-    ds.extend_from_slice(&(sig.as_ref().len() as u16).to_be_bytes());
-    ds.extend_from_slice(sig.as_ref());
+    ds.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+    ds.extend_from_slice(&sig);
     format!(
         r#"{{"tree_size":{tree_size},"timestamp":{ts},"sha256_root_hash":"{}","tree_head_signature":"{}"}}"#,
         b64(&root),
