@@ -11,6 +11,12 @@ echo "== cargo build (binaries the integration tests drive)"
 cargo build --workspace --bins --quiet
 echo "== cargo test"
 cargo test --workspace --quiet
+echo "== real browsers (Chromium via playwright-core, Firefox via puppeteer-core)"
+if [ -d tests/browser/node_modules ]; then
+  node tests/browser/e2e.mjs
+else
+  echo "browser e2e: skipped: run 'npm ci --prefix tests/browser' first (.ci/run does)"
+fi
 echo "== fuzz (short run; the long run is documented in fuzz/run.sh)"
 if command -v cargo-fuzz >/dev/null; then
   bash fuzz/run.sh "${FUZZ_RUNS:-20000}"

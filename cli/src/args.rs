@@ -53,6 +53,9 @@ pub enum Command {
     /// Certificate Transparency log lists: update the cached list, show what is loaded.
     #[command(subcommand)]
     Ct(CtCommand),
+    /// Install or remove the browser companion's native-messaging host manifests.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +274,32 @@ pub struct AcceptInterceptorArgs {
     /// Forget an acknowledged root (SPKI SHA-256).
     #[arg(long, value_name = "ROOT_SHA256")]
     pub forget: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// Write the host manifests so the certwatch extension can reach certwatch-host.
+    Install(ExtensionArgs),
+    /// Remove the host manifests.
+    Uninstall(ExtensionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExtensionArgs {
+    /// Which browser(s): firefox, chrome, chromium, brave, edge or all (repeatable, comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "all",
+        value_name = "BROWSER"
+    )]
+    pub browser: Vec<String>,
+    /// The host binary (default: certwatch-host next to this certwatch executable).
+    #[arg(long = "host-path", value_name = "FILE")]
+    pub host_path: Option<PathBuf>,
+    /// Print the manifests and where they would go, without writing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,5 +48,6 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::Pins(a) => cmd::pins::run(&ctx, a),
         args::Command::AcceptInterceptor(a) => cmd::pins::accept_interceptor(&ctx, a),
         args::Command::Ct(a) => cmd::ct::run(&ctx, a),
+        args::Command::Extension(c) => cmd::extension::run(&ctx, c),
     }
 }

@@ -13,6 +13,7 @@ pub mod ca;
 pub mod caa;
 pub mod check;
 pub mod ct;
+pub mod install;
 pub mod interceptor;
 pub mod model;
 pub mod paths;

@@ -9,6 +9,7 @@ mod check;
 mod corpus;
 mod crash;
 mod ct;
+mod host;
 mod hostile;
 mod pins;
 mod privacy;

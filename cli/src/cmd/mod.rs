@@ -3,6 +3,7 @@
 pub mod accept;
 pub mod check;
 pub mod ct;
+pub mod extension;
 pub mod history;
 pub mod inspect;
 pub mod pins;

@@ -1,0 +1,480 @@
+// certwatch browser companion, end to end in real headless browsers.
+//
+//   cargo build --workspace --bins && npm --prefix tests/browser ci && node tests/browser/e2e.mjs
+//
+// For each browser (Chromium via playwright-core, Firefox ESR via
+// puppeteer-core over WebDriver BiDi): a throwaway HOME, profile and
+// CERTWATCH_HOME; two test CAs trusted in the profile's NSS database; the
+// host manifest written by the real `certwatch extension install`; the
+// extension loaded from extension-host/webextension; an HTTPS site on
+// 127.0.0.1 served first under CA One, then under CA Two. Checks: the first
+// visit is recorded with no badge; after the swap the badge shows "!" with a
+// warning/critical verdict, and the popup names both CAs; "I trust this
+// change" clears the badge. Popup screenshots go to tests/browser/artifacts/.
+//
+// A missing browser binary (or certutil/openssl) skips that browser with a
+// printed reason. Any failure exits non-zero.
+//
+// Environment: CERTWATCH_BIN_DIR (default $CARGO_TARGET_DIR/debug or
+// target/debug), CHROMIUM_BIN, FIREFOX_BIN, E2E_BROWSERS=chromium,firefox,
+// E2E_RUNS=N (repeat each browser N times, for timing statistics).
+
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "../..");
+const EXT_DIR = join(ROOT, "extension-host/webextension");
+const ARTIFACTS = join(HERE, "artifacts");
+const BIN_DIR = process.env.CERTWATCH_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug");
+const HOST_BIN = join(BIN_DIR, "certwatch-host");
+const CLI_BIN = join(BIN_DIR, "certwatch");
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/lib/chromium/chromium";
+const FIREFOX = process.env.FIREFOX_BIN ?? "/usr/bin/firefox-esr";
+const CHROMIUM_ID = "nidhmbphhnpnodopclngimahlhkpiejl";
+const GECKO_ID = "certwatch@certwatch.org";
+const FIREFOX_UUID = "0b5c7b8e-1f0a-4d57-9c39-00000000c3a7";
+const CA_ONE = "certwatch Test CA One";
+const CA_TWO = "certwatch Test CA Two";
+const DEADLINE_MS = 30_000;
+
+const log = (...a) => console.log("[e2e]", ...a);
+
+function which(cmd) {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function poll(what, fn, ms = DEADLINE_MS) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+// When the page's load event ended, by the browser's own clock (epoch ms).
+async function loadEnd(page, fallback) {
+  try {
+    const t = await page.evaluate(() => {
+      const n = performance.getEntriesByType("navigation")[0];
+      return n && n.loadEventEnd > 0 ? performance.timeOrigin + n.loadEventEnd : 0;
+    });
+    return t > 0 ? t : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+// --- fixtures: two CAs and a leaf under each (openssl) ----------------------
+
+function makePki(dir) {
+  const run = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  writeFileSync(
+    join(dir, "leaf.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n",
+  );
+  const out = {};
+  for (const [tag, org] of [["one", CA_ONE], ["two", CA_TWO]]) {
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", `ca-${tag}.key`, "-out", `ca-${tag}.pem`, "-days", "3650",
+      "-subj", `/CN=${org} Root/O=${org}`,
+      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", `leaf-${tag}.key`, "-out", `leaf-${tag}.csr`, "-subj", "/CN=localhost");
+    run("x509", "-req", "-in", `leaf-${tag}.csr`, "-CA", `ca-${tag}.pem`, "-CAkey", `ca-${tag}.key`,
+      "-set_serial", tag === "one" ? "1001" : "2002", "-out", `leaf-${tag}.pem`, "-days", "30", "-extfile", "leaf.ext");
+    out[tag] = {
+      caPem: join(dir, `ca-${tag}.pem`),
+      key: readFileSync(join(dir, `leaf-${tag}.key`)),
+      cert: Buffer.concat([readFileSync(join(dir, `leaf-${tag}.pem`)), readFileSync(join(dir, `ca-${tag}.pem`))]),
+    };
+  }
+  writeFileSync(join(dir, "roots.pem"), Buffer.concat([readFileSync(out.one.caPem), readFileSync(out.two.caPem)]));
+  writeFileSync(join(dir, "empty.pem"), "");
+  return out;
+}
+
+function nssdb(dir, pki) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("certutil", ["-N", "-d", `sql:${dir}`, "--empty-password"], { stdio: "pipe" });
+  for (const tag of ["one", "two"]) {
+    execFileSync("certutil", ["-A", "-d", `sql:${dir}`, "-n", `certwatch test root ${tag}`, "-t", "C,,", "-i", pki[tag].caPem], { stdio: "pipe" });
+  }
+}
+
+// An HTTPS site on 127.0.0.1 whose CA can be swapped (restart on the same
+// port, so no connection or TLS session of the first CA survives).
+async function startSite(tls) {
+  const handler = (req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", connection: "close" });
+    res.end("<!doctype html><title>certwatch fixture</title><h1>hello</h1>");
+  };
+  const listen = (opts, port) =>
+    new Promise((ok, fail) => {
+      const s = https.createServer({ ...opts }, handler);
+      s.keepAliveTimeout = 1;
+      s.once("error", fail);
+      s.listen(port, "127.0.0.1", () => ok(s));
+    });
+  let server = await listen(tls, 0);
+  const port = server.address().port;
+  return {
+    port,
+    url: `https://127.0.0.1:${port}/`,
+    async swap(next) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      server = await listen(next, port);
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+// A plain http page: a place from which a Firefox tab can navigate itself to
+// the (web-accessible) popup.
+async function startLauncher() {
+  const s = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>launcher</title>");
+  });
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${s.address().port}/`, stop: () => new Promise((r) => s.close(r)) };
+}
+
+// Per-run world: dirs, env, manifests written by the real CLI.
+function world(browser) {
+  const T = mkdtempSync(join(tmpdir(), `certwatch-e2e-${browser}-`));
+  const pki = makePki(T);
+  const home = join(T, "home");
+  mkdirSync(home, { recursive: true });
+  const env = {
+    ...process.env,
+    HOME: home,
+    CERTWATCH_HOME: join(T, "cw"),
+    CERTWATCH_ROOTS: join(T, "roots.pem"),
+    CERTWATCH_LOCAL_ROOTS: join(T, "empty.pem"),
+    NO_COLOR: "1",
+  };
+  for (const v of ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"]) delete env[v];
+  const cli = (...args) => execFileSync(CLI_BIN, args, { env, stdio: ["ignore", "pipe", "pipe"] }).toString();
+  cli("extension", "install", "--browser", browser === "firefox" ? "firefox" : "chromium", "--host-path", HOST_BIN);
+  return { T, pki, home, env, cli };
+}
+
+function history(w, port) {
+  return JSON.parse(w.cli("history", `127.0.0.1:${port}`, "--json"));
+}
+
+// --- Chromium ---------------------------------------------------------------
+
+async function runChromium(run) {
+  const { chromium } = await import("playwright-core");
+  const w = world("chromium");
+  nssdb(join(w.home, ".pki/nssdb"), w.pki);
+  const udd = join(w.home, ".config/chromium"); // where `extension install` put the manifest
+  const site = await startSite({ key: w.pki.one.key, cert: w.pki.one.cert });
+  const t = {};
+  const launchAt = Date.now();
+  const ctx = await chromium.launchPersistentContext(udd, {
+    executablePath: CHROMIUM,
+    headless: true,
+    env: w.env,
+    viewport: { width: 480, height: 640 },
+    args: [
+      `--disable-extensions-except=${EXT_DIR}`, `--load-extension=${EXT_DIR}`, "--no-sandbox", "--disable-gpu",
+      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+  try {
+    const sw = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker", { timeout: 15_000 }));
+    await sw.evaluate(() => true); // the worker's top-level code has run
+    t.ready = Date.now() - launchAt;
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const tabId = async () => sw.evaluate(async (u) => (await chrome.tabs.query({})).find((x) => x.url === u)?.id, site.url);
+    const stateAfter = (since) =>
+      poll("the badge update", async () => {
+        const id = await tabId();
+        if (id == null) return null;
+        const st = await sw.evaluate(async (k) => (await chrome.storage.local.get(k))[k], `tab:${id}`);
+        if (!st || st.requestAt < since || !st.badgeAt) return null;
+        const badge = await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), id);
+        return { ...st, badge, tabId: id };
+      });
+
+    // Visit 1: CA One.
+    const t0 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const t1 = await loadEnd(page, Date.now());
+    const s1 = await stateAfter(t0);
+    assert(["ok", "info"].includes(s1.severity), `first visit severity ${s1.severity}: ${JSON.stringify(s1.reply)}`);
+    assert(s1.badge === "", `first visit badge ${JSON.stringify(s1.badge)}`);
+    const h1 = history(w, site.port);
+    assert(h1.sightings.length === 1 && h1.sightings[0].ca.name === CA_ONE, `first sighting recorded: ${JSON.stringify(h1)}`);
+    t.load1 = t1 - t0;
+    t.badge1 = s1.badgeAt - t1;
+
+    // Visit 2: CA Two.
+    await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
+    const t2 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const t3 = await loadEnd(page, Date.now());
+    const s2 = await stateAfter(t2);
+    assert(["warning", "critical"].includes(s2.severity), `second visit severity ${s2.severity}`);
+    assert(s2.badge === "!", `second visit badge ${JSON.stringify(s2.badge)}`);
+    t.load2 = t3 - t2;
+    t.badge2 = s2.badgeAt - t3;
+
+    // Popup (opened as a page on the tab's URL).
+    const popup = await ctx.newPage();
+    await popup.goto(`chrome-extension://${CHROMIUM_ID}/popup.html?url=${encodeURIComponent(site.url)}`);
+    await popup.waitForFunction(() => document.querySelectorAll("#history li").length >= 2 && !document.getElementById("ca-before").hidden, null, { timeout: DEADLINE_MS });
+    const text = await popup.evaluate(() => document.body.innerText);
+    assert(text.includes(CA_ONE) && text.includes(CA_TWO), `popup names both CAs:\n${text}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await popup.screenshot({ path: join(ARTIFACTS, `chromium-popup${run ? `-${run}` : ""}.png`), fullPage: true });
+
+    // "I trust this change" → accept → badge cleared.
+    await popup.click("#accept");
+    await poll("badge cleared after accept", async () => (await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), s2.tabId)) === "");
+    await popup.waitForFunction(() => document.getElementById("accept-result").textContent.startsWith("Accepted"), null, { timeout: DEADLINE_MS });
+    await popup.screenshot({ path: join(ARTIFACTS, `chromium-popup-accepted${run ? `-${run}` : ""}.png`), fullPage: true });
+
+    // Options: the host answers `status`; an ignored site is not checked.
+    const opts = await ctx.newPage();
+    await opts.goto(`chrome-extension://${CHROMIUM_ID}/options.html`);
+    await opts.waitForFunction(() => document.getElementById("host-status").textContent.startsWith("Connected"), null, { timeout: DEADLINE_MS });
+    await opts.fill("#ignore", "127.0.0.1\nexample.org");
+    await opts.click("#save");
+    await opts.waitForFunction(() => document.getElementById("saved").textContent === "Saved.", null, { timeout: DEADLINE_MS });
+    await opts.screenshot({ path: join(ARTIFACTS, `chromium-options${run ? `-${run}` : ""}.png`), fullPage: true });
+    const before = history(w, site.port).sightings.reduce((n, s) => n + s.count, 0);
+    const t4 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const s3 = await poll("ignored state", async () => {
+      const st = await sw.evaluate(async (k) => (await chrome.storage.local.get(k))[k], `tab:${s2.tabId}`);
+      return st?.ignored && st.at >= t4 ? st : null;
+    });
+    assert(s3.ignored, "site ignored");
+    const after = history(w, site.port).sightings.reduce((n, s) => n + s.count, 0);
+    assert(after === before, `an ignored site is not checked (${before} → ${after} observations)`);
+    return t;
+  } finally {
+    await ctx.close().catch(() => {});
+    await site.stop();
+    rmSync(w.T, { recursive: true, force: true });
+  }
+}
+
+// --- Firefox ----------------------------------------------------------------
+
+const FIREFOX_PREFS = {
+  "browser.shell.checkDefaultBrowser": false,
+  "browser.startup.page": 0,
+  "browser.startup.homepage_override.mstone": "ignore",
+  "browser.aboutwelcome.enabled": false,
+  "datareporting.policy.dataSubmissionEnabled": false,
+  "toolkit.telemetry.reportingpolicy.firstRun": false,
+  "app.update.enabled": false,
+  "app.normandy.enabled": false,
+  "extensions.update.enabled": false,
+  "extensions.getAddons.cache.enabled": false,
+  "browser.safebrowsing.malware.enabled": false,
+  "browser.safebrowsing.phishing.enabled": false,
+  "browser.safebrowsing.downloads.enabled": false,
+  "network.captive-portal-service.enabled": false,
+  "network.connectivity-service.enabled": false,
+  "security.OCSP.enabled": 0,
+  "browser.region.network.url": "",
+  "browser.newtabpage.enabled": false,
+  "services.settings.server": "http://127.0.0.1:1/",
+  "extensions.webextensions.uuids": JSON.stringify({ [GECKO_ID]: FIREFOX_UUID }),
+};
+
+async function runFirefox(run) {
+  const puppeteer = (await import("puppeteer-core")).default;
+  const w = world("firefox");
+  const profile = join(w.T, "profile");
+  nssdb(profile, w.pki);
+  const site = await startSite({ key: w.pki.one.key, cert: w.pki.one.cert });
+  const launcher = await startLauncher();
+  const t = {};
+  const launchAt = Date.now();
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: profile,
+    env: w.env,
+    extraPrefsFirefox: FIREFOX_PREFS,
+    defaultViewport: { width: 480, height: 640 },
+  });
+  try {
+    await browser.installExtension(EXT_DIR);
+    t.ready = Date.now() - launchAt;
+    const page = (await browser.pages())[0] ?? (await browser.newPage());
+    // A second tab shows the popup for the first (it re-renders on every change).
+    const popup = await browser.newPage();
+    await popup.goto(launcher.url);
+    const popupUrl = `moz-extension://${FIREFOX_UUID}/popup.html?url=${encodeURIComponent(site.url)}`;
+    await popup.evaluate((u) => {
+      location.href = u;
+    }, popupUrl);
+    await popup.waitForFunction(() => location.protocol === "moz-extension:", { timeout: DEADLINE_MS });
+    const stateAfter = async (since) => {
+      const h = await popup.waitForFunction(
+        (s) => Number(document.body.dataset.requestAt ?? 0) >= s && Number(document.body.dataset.badgeAt ?? 0) > 0 && document.body.dataset.severity,
+        { timeout: DEADLINE_MS, polling: 50 },
+        since,
+      );
+      await h.dispose();
+      return popup.evaluate(() => ({ ...document.body.dataset }));
+    };
+    const badgeIs = (want) =>
+      popup.waitForFunction((b) => document.body.dataset.badge === b, { timeout: DEADLINE_MS, polling: 50 }, want);
+
+    // Visit 1: CA One.
+    const t0 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const t1 = await loadEnd(page, Date.now());
+    const s1 = await stateAfter(t0);
+    assert(["ok", "info"].includes(s1.severity), `first visit severity ${s1.severity}`);
+    const h1 = await poll("first sighting recorded", () => {
+      const h = history(w, site.port);
+      return h.sightings.length === 1 ? h : null;
+    });
+    assert(h1.sightings[0].ca.name === CA_ONE, `first sighting CA ${h1.sightings[0].ca.name}`);
+    t.load1 = t1 - t0;
+    t.badge1 = Number(s1.badgeAt) - t1;
+
+    // Visit 2: CA Two.
+    await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
+    const t2 = Date.now();
+    await page.goto(site.url, { waitUntil: "load" });
+    const t3 = await loadEnd(page, Date.now());
+    const s2 = await stateAfter(t2);
+    assert(["warning", "critical"].includes(s2.severity), `second visit severity ${s2.severity}`);
+    await badgeIs("!");
+    t.load2 = t3 - t2;
+    t.badge2 = Number(s2.badgeAt) - t3;
+
+    await popup.waitForFunction(() => document.querySelectorAll("#history li").length >= 2 && !document.getElementById("ca-before").hidden, { timeout: DEADLINE_MS });
+    const text = await popup.evaluate(() => document.body.innerText);
+    assert(text.includes(CA_ONE) && text.includes(CA_TWO), `popup names both CAs:\n${text}`);
+    // The browser's chain (not only the host's probe) was the observation.
+    const src = await popup.evaluate(async (k) => {
+      const api = globalThis.browser;
+      const tabs = await api.tabs.query({});
+      const tab = tabs.find((x) => x.url === k);
+      const st = (await api.storage.local.get(`tab:${tab.id}`))[`tab:${tab.id}`];
+      return { source: st.reply?.result?.source, chain: st.reply?.result?.chain?.length, differs: st.reply?.result?.reasons?.some((r) => r.code === "browser_chain_differs") };
+    }, site.url);
+    assert(src.source === "browser" && src.chain === 2 && !src.differs, `Firefox sent its chain: ${JSON.stringify(src)}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await popup.screenshot({ path: join(ARTIFACTS, `firefox-popup${run ? `-${run}` : ""}.png`), fullPage: true });
+
+    await popup.click("#accept");
+    await badgeIs("");
+    await popup.waitForFunction(() => document.getElementById("accept-result").textContent.startsWith("Accepted"), { timeout: DEADLINE_MS });
+    await popup.screenshot({ path: join(ARTIFACTS, `firefox-popup-accepted${run ? `-${run}` : ""}.png`), fullPage: true });
+    return t;
+  } finally {
+    await browser.close().catch(() => {});
+    await site.stop();
+    await launcher.stop();
+    rmSync(w.T, { recursive: true, force: true });
+  }
+}
+
+// --- main -------------------------------------------------------------------
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+}
+
+async function main() {
+  for (const [bin, what] of [[HOST_BIN, "certwatch-host"], [CLI_BIN, "certwatch"]]) {
+    if (!existsSync(bin)) {
+      console.error(`[e2e] FAIL: ${what} not found at ${bin}: run \`cargo build --workspace --bins\` first (or set CERTWATCH_BIN_DIR)`);
+      process.exit(1);
+    }
+  }
+  if (!existsSync(join(HERE, "node_modules"))) {
+    console.error(`[e2e] FAIL: ${join(HERE, "node_modules")} missing: run \`npm ci --prefix tests/browser\` first`);
+    process.exit(1);
+  }
+  const wanted = (process.env.E2E_BROWSERS ?? "chromium,firefox").split(",").map((s) => s.trim());
+  const runs = Math.max(1, Number(process.env.E2E_RUNS ?? 1));
+  const tools = ["certutil", "openssl"].filter((c) => !which(c));
+  const plan = [
+    ["chromium", CHROMIUM, runChromium],
+    ["firefox", FIREFOX, runFirefox],
+  ].filter(([name]) => wanted.includes(name));
+  let failed = 0;
+  let ran = 0;
+  for (const [name, bin, fn] of plan) {
+    if (tools.length) {
+      log(`skipped ${name}: ${tools.join(", ")} not installed (apt-get install libnss3-tools openssl)`);
+      continue;
+    }
+    if (!existsSync(bin)) {
+      log(`skipped ${name}: browser binary ${bin} not found (apt-get install ${name === "firefox" ? "firefox-esr" : "chromium"})`);
+      continue;
+    }
+    const times = [];
+    for (let i = 1; i <= runs; i++) {
+      const started = Date.now();
+      try {
+        const t = Object.fromEntries(Object.entries(await fn(runs > 1 ? i : 0)).map(([k, v]) => [k, Math.round(v)]));
+        t.total = Date.now() - started;
+        times.push(t);
+        ran++;
+        log(`${name} run ${i}: PASS ${JSON.stringify(t)}`);
+      } catch (e) {
+        failed++;
+        log(`${name} run ${i}: FAIL ${e?.stack ?? e}`);
+      }
+    }
+    if (times.length) {
+      const keys = Object.keys(times[0]);
+      const m = Object.fromEntries(keys.map((k) => [k, median(times.map((x) => x[k]))]));
+      const mx = Object.fromEntries(keys.map((k) => [k, Math.max(...times.map((x) => x[k]))]));
+      log(`${name}: ${times.length} passed; median ms ${JSON.stringify(m)}; max ms ${JSON.stringify(mx)}`);
+      log(`${name}: page load → badge update: first visit ${m.badge1} ms, CA change ${m.badge2} ms (median)`);
+    }
+  }
+  if (failed) {
+    log(`${failed} run(s) failed`);
+    process.exit(1);
+  }
+  log(ran ? "all passed" : "nothing ran (all skipped)");
+}
+
+main().catch((e) => {
+  console.error("[e2e] FAIL:", e?.stack ?? e);
+  process.exit(1);
+});
