@@ -129,6 +129,12 @@ impl DirectBackend {
         let store = b.store()?;
         b.engine.evidence = certwatch_engine::pins::source::standard_sources(Some(store))
             .map_err(|e| Failure::new("store", e.to_string()))?;
+        // And CT, from the cached (signature-verified) log list when there is one.
+        if let Ok(Some(list)) = certwatch_engine::ct::cache::load(&[], &b.paths.data_dir) {
+            b.engine.evidence.push(std::sync::Arc::new(
+                certwatch_engine::ct::CtEvidenceSource::new(std::sync::Arc::new(list)),
+            ));
+        }
         Ok(b)
     }
 

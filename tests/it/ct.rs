@@ -214,7 +214,14 @@ fn logged_leaf(ca: &Ca, names: &[&str], logs: &[&TestLog], m: Make) -> Leaf {
     let key = KeyPair::generate().unwrap();
     let ts = (now_ms() as i64 + m.ts_offset_ms - 60_000) as u64;
     let forged = m.tamper.then(|| leaf_params(&["evil.test"], days));
-    certwatch_tests::ctlog::embed_scts(ca, &leaf_params(names, days), &key, logs, ts, forged.as_ref())
+    certwatch_tests::ctlog::embed_scts(
+        ca,
+        &leaf_params(names, days),
+        &key,
+        logs,
+        ts,
+        forged.as_ref(),
+    )
 }
 
 fn chain_info(leaf: &Leaf, ca: &Ca) -> Vec<CertInfo> {

@@ -126,7 +126,6 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     v
 }
 
-
 impl Default for TestLog {
     fn default() -> Self {
         Self::new()
@@ -152,7 +151,9 @@ pub fn embed_scts(
         .map(|l| l.sct(ts_ms, &entry_precert(&issuer_spki, &pre_tbs), b""))
         .collect();
     let mut p = params.clone();
-    p.custom_extensions
-        .push(CustomExtension::from_oid_content(SCT_OID, tlv(0x04, &tls_list(&scts))));
+    p.custom_extensions.push(CustomExtension::from_oid_content(
+        SCT_OID,
+        tlv(0x04, &tls_list(&scts)),
+    ));
     ca.leaf_from(&p, key)
 }
