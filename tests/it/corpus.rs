@@ -8,7 +8,13 @@ fn accuracy_corpus() {
     let dir = certwatch_tests::workspace_root().join("tests/scenarios");
     let scenarios = load(&dir).unwrap();
     let world = World::new();
-    let results: Vec<_> = scenarios.iter().flat_map(|s| run(&world, s)).collect();
+    let Some(dns) = certwatch_tests::corpus::dns_for(&scenarios) else {
+        return;
+    };
+    let results: Vec<_> = scenarios
+        .iter()
+        .flat_map(|s| run(&world, &dns, s))
+        .collect();
     println!("{}", table(&results));
     let bad: Vec<String> = results
         .iter()

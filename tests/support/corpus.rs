@@ -9,7 +9,9 @@ use std::path::Path;
 use rcgen::KeyPair;
 use serde::Deserialize;
 
-use crate::{codes, rsa_key, self_signed_with, Ca, Leaf, TestEnv, TlsServer};
+use crate::ctlog::{embed_scts, list_json, TestLog};
+use crate::dns::{start_dnsmasq, Dnsmasq};
+use crate::{codes, leaf_params, rsa_key, self_signed_with, Ca, Leaf, TestEnv, TlsServer};
 
 /// One scenario file.
 #[derive(Debug, Deserialize)]
@@ -42,15 +44,14 @@ pub struct Scenario {
     pub class: Class,
     /// Category for the report table.
     pub kind: String,
-    /// The site (host name).
-    #[serde(default = "default_site")]
-    pub site: String,
+    /// The site (host name); default `<name>.test`.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// CAA `issue` domains published for the site; `[]` = no CAA records.
+    #[serde(default)]
+    pub caa: Vec<String>,
     /// The steps, in time order.
     pub steps: Vec<Step>,
-}
-
-fn default_site() -> String {
-    "site.test".into()
 }
 
 fn default_lifetime() -> i64 {
@@ -79,13 +80,19 @@ pub struct Step {
     /// Names in the leaf (default: the site).
     #[serde(default)]
     pub names: Option<Vec<String>>,
+    /// Embedded SCTs: `logged` (three logs, two operators; default for public CAs),
+    /// `none` (default for local roots and self-signed), `one` (a single
+    /// operator), `forged` (signed over another precertificate).
+    #[serde(default)]
+    pub sct: Option<String>,
     /// This step is the attack to detect.
     #[serde(default)]
     pub attack: bool,
     /// In a `confirmed` timeline: the alert a person must answer once.
     #[serde(default)]
     pub alert: bool,
-    /// `accept`: the user runs `certwatch accept` after this step.
+    /// `accept`: the user runs `certwatch accept` after this step;
+    /// `pin`: the user pins the site's current keys (`pins add --from-current`).
     #[serde(default)]
     pub then: Option<String>,
     /// Expected severity.
@@ -127,6 +134,7 @@ pub struct StepResult {
 /// local roots like interception products.
 pub struct World {
     cas: HashMap<String, Ca>,
+    logs: [TestLog; 3],
     /// Roots in the public set.
     pub public: Vec<String>,
     /// Roots in the local set.
@@ -195,6 +203,7 @@ impl World {
         }
         World {
             cas,
+            logs: [TestLog::new(), TestLog::new(), TestLog::new()],
             public: ["LE", "LEX2", "DC", "GTS", "SEC", "ROGUE"]
                 .map(String::from)
                 .to_vec(),
@@ -206,10 +215,23 @@ impl World {
         self.cas.get(id)
     }
 
-    fn env(&self) -> TestEnv {
+    fn env(&self) -> (TestEnv, std::path::PathBuf) {
         let public: Vec<&Ca> = self.public.iter().map(|id| &self.cas[id]).collect();
         let local: Vec<&Ca> = self.local.iter().map(|id| &self.cas[id]).collect();
-        TestEnv::new().public_roots(&public).local(&local)
+        let env = TestEnv::new().public_roots(&public).local(&local);
+        let list = env.dir.path().join("log_list.json");
+        let json = list_json(&[
+            (&self.logs[0], "Operator A"),
+            (&self.logs[1], "Operator B"),
+            (&self.logs[2], "Operator A"),
+        ]);
+        std::fs::write(&list, json).unwrap();
+        (env, list)
+    }
+
+    fn is_public(&self, issuer: &str) -> bool {
+        let root = issuer.split('/').next().unwrap_or(issuer);
+        self.public.iter().any(|p| p == root)
     }
 }
 
@@ -245,9 +267,33 @@ pub fn load(dir: &Path) -> Result<Vec<Scenario>, String> {
 
 const DAY: i64 = 86_400;
 
+/// The site a scenario checks.
+pub fn site_of(s: &Scenario) -> String {
+    s.site.clone().unwrap_or_else(|| format!("{}.test", s.name))
+}
+
+/// Starts one DNS server with every scenario's CAA records, or `None` (with
+/// the reason printed) when dnsmasq is not installed.
+pub fn dns_for(scenarios: &[Scenario]) -> Option<Dnsmasq> {
+    let records: Vec<(String, String)> = scenarios
+        .iter()
+        .flat_map(|s| s.caa.iter().map(move |d| (site_of(s), d.clone())))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|(n, d)| (n.as_str(), "issue", d.as_str()))
+        .collect();
+    let d = start_dnsmasq(&refs);
+    if d.is_none() {
+        eprintln!("skipped: dnsmasq is not installed (apt-get install dnsmasq-base): the corpus needs a CAA server");
+    }
+    d
+}
+
 /// Replays one scenario.
-pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
-    let env = world.env();
+pub fn run(world: &World, dns: &Dnsmasq, s: &Scenario) -> Vec<StepResult> {
+    let (env, log_list) = world.env();
+    let site = site_of(s);
     let start = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut results = Vec::new();
     let mut server: Option<TlsServer> = None;
@@ -267,7 +313,7 @@ pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
                     None | Some("new") => KeyPair::generate().unwrap(),
                     Some(other) => panic!("{}: unknown key {other:?}", s.name),
                 };
-                let names: Vec<String> = step.names.clone().unwrap_or_else(|| vec![s.site.clone()]);
+                let names: Vec<String> = step.names.clone().unwrap_or_else(|| vec![site.clone()]);
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let issued = now - step.age * DAY;
                 let nb = time::OffsetDateTime::from_unix_timestamp(issued - 3600).unwrap();
@@ -279,7 +325,24 @@ pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
                     let ca = world
                         .ca(issuer)
                         .unwrap_or_else(|| panic!("{}: unknown issuer {issuer}", s.name));
-                    ca.leaf_at(&names, nb, na, &key)
+                    let default_sct = if world.is_public(issuer) {
+                        "logged"
+                    } else {
+                        "none"
+                    };
+                    let params = leaf_params(&names, nb, na);
+                    let ts_ms = ((issued - 1800) * 1000) as u64;
+                    let [a, b, c] = &world.logs;
+                    match step.sct.as_deref().unwrap_or(default_sct) {
+                        "logged" => embed_scts(ca, &params, &key, &[a, b, c], ts_ms, None),
+                        "one" => embed_scts(ca, &params, &key, &[a], ts_ms, None),
+                        "forged" => {
+                            let other = leaf_params(&["forged.invalid"], nb, na);
+                            embed_scts(ca, &params, &key, &[a, b, c], ts_ms, Some(&other))
+                        }
+                        "none" => ca.leaf_at(&names, nb, na, &key),
+                        other => panic!("{}: unknown sct {other:?}", s.name),
+                    }
                 }
             }
         };
@@ -294,11 +357,14 @@ pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
             .cmd()
             .args([
                 "check",
-                &s.site,
+                &site,
                 "--json",
                 "--connect",
                 &format!("127.0.0.1:{}", srv.port()),
             ])
+            .arg("--log-list")
+            .arg(&log_list)
+            .args(["--dns-server", &dns.addr.to_string()])
             .env("CERTWATCH_FAKE_NOW", now.to_string())
             .output()
             .unwrap();
@@ -343,14 +409,32 @@ pub fn run(world: &World, s: &Scenario) -> Vec<StepResult> {
             codes: got,
             mismatches,
         });
-        if step.then.as_deref() == Some("accept") {
+        let then: Option<Vec<String>> = match step.then.as_deref() {
+            Some("accept") => Some(vec!["accept".into(), site.clone()]),
+            Some("pin") => Some(vec![
+                "pins".into(),
+                "add".into(),
+                site.clone(),
+                "--from-current".into(),
+                "--connect".into(),
+                format!("127.0.0.1:{}", srv.port()),
+            ]),
+            Some(other) => panic!("{}: unknown then {other:?}", s.name),
+            None => None,
+        };
+        if let Some(args) = then {
             let out = env
                 .cmd()
-                .args(["accept", &s.site])
+                .args(&args)
                 .env("CERTWATCH_FAKE_NOW", now.to_string())
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}: accept failed", s.name);
+            assert!(
+                out.status.success(),
+                "{}: {args:?} failed: {}",
+                s.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     results

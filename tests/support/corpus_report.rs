@@ -11,9 +11,12 @@ fn main() {
         }
     };
     let world = certwatch_tests::corpus::World::new();
+    let Some(dns) = certwatch_tests::corpus::dns_for(&scenarios) else {
+        std::process::exit(3);
+    };
     let mut results = Vec::new();
     for s in &scenarios {
-        results.extend(certwatch_tests::corpus::run(&world, s));
+        results.extend(certwatch_tests::corpus::run(&world, &dns, s));
     }
     print!("{}", certwatch_tests::corpus::table(&results));
     for r in results.iter().filter(|r| !r.mismatches.is_empty()) {

@@ -6,6 +6,7 @@
 
 pub mod corpus;
 pub mod ctlog;
+pub mod dns;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -137,14 +138,7 @@ impl Ca {
         not_after: time::OffsetDateTime,
         key: &KeyPair,
     ) -> Leaf {
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        dn(&mut p, names.first().copied().unwrap_or("leaf"), None);
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.not_before = not_before;
-        p.not_after = not_after;
+        let p = leaf_params(names, not_before, not_after);
         let issuer = Issuer::from_params(&self.params, &self.key);
         let der = p.signed_by(key, &issuer).unwrap().der().to_vec();
         let mut chain = vec![der];
@@ -177,6 +171,23 @@ impl Ca {
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         self.leaf_valid(names, 1, 90)
     }
+}
+
+/// Parameters of a server leaf for `names` valid over the given times.
+pub fn leaf_params(
+    names: &[&str],
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+) -> CertificateParams {
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    dn(&mut p, names.first().copied().unwrap_or("leaf"), None);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.not_before = not_before;
+    p.not_after = not_after;
+    p
 }
 
 /// A fresh RSA-2048 key (ring cannot generate RSA; openssl does).
