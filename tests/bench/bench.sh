@@ -4,6 +4,8 @@
 #
 #  1. one `certwatch check` vs `openssl s_client` on the same loopback server
 #  2. bulk: 1,000 SNI names, `certwatch check --file` vs sslyze (venv)
+#  3. native host: p50/p99 per request, 100,000 sites in the DB (host_bench.py)
+#  4. store: bytes per repeated sighting at 1M sightings, history query time
 #
 # Needs: openssl, hyperfine (apt), python3 -m venv (sslyze from PyPI).
 set -euo pipefail
@@ -16,7 +18,8 @@ runs=${BENCH_RUNS:-200}
 if ! command -v hyperfine >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
 fi
-cargo build --release -p certwatch-cli --quiet
+cargo build --release -p certwatch-cli -p certwatch-host --quiet
+cargo build --release -p certwatch-engine --example store_bench --quiet
 cw=$root/target/release/certwatch
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -77,3 +80,9 @@ if [ "${BENCH_SKIP_SSLYZE:-0}" != 1 ]; then
   echo "sslyze --certinfo: $ok sites completed in $(python3 -c "print(f'{$end-$start:.2f}')") s = $sz_rate sites/s"
   python3 -c "print(f'ratio certwatch/sslyze: {$cw_rate/$sz_rate:.0f}x')"
 fi
+
+echo "== 3. native host (100,000 sites in the DB)"
+python3 "$root/tests/bench/host_bench.py" "$root/target/release" "${BENCH_HOST_N:-500}"
+
+echo "== 4. store: 1,000,000 sightings"
+"$root/target/release/examples/store_bench" 1000 1000

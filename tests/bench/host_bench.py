@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Native-host benchmark (BENCHMARKS.md), driven like a browser's connectNative:
+one certwatch-host process, many framed requests over its stdin.
+
+  python3 tests/bench/host_bench.py TARGET_DIR [N]
+
+1. 100,000 sites in the history DB (store_bench example with STORE_BENCH_DB);
+2. `check {host}` for a known site: the host probes it (loopback openssl
+   s_server), classifies, judges against history, records;
+3. `check {host, chain}` with a real 3-certificate chain carrying 3 SCTs
+   (google.com from ../shared/data) and Google's signed log list in the
+   cache: SCT verification + the host's own probe for the comparison.
+Prints p50/p99 round-trip times.
+"""
+import base64, json, os, socket, struct, subprocess, sys, tempfile, time
+
+target = sys.argv[1]
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+shared = os.path.join(root, "..", "shared", "data")
+work = tempfile.mkdtemp()
+home = os.path.join(work, "home")
+os.makedirs(home, mode=0o700)
+env = dict(os.environ, CERTWATCH_HOME=home, CERTWATCH_NO_CAA="1", NO_COLOR="1")
+
+t = time.time()
+subprocess.run([os.path.join(target, "examples", "store_bench"), "100000", "1"],
+               env=dict(env, STORE_BENCH_DB=os.path.join(home, "certwatch.db")),
+               check=True, stdout=subprocess.DEVNULL)
+print(f"filled the DB with 100,000 sites in {time.time()-t:.1f} s")
+
+def sh(*a):
+    subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+   "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=Host Bench Root/O=Bench")
+sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+   "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost")
+open(os.path.join(work, "ext"), "w").write("subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n")
+sh("openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+   "-out", "leaf.pem", "-days", "30", "-extfile", "ext")
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+server = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-cert", "leaf.pem", "-key", "leaf.key",
+                           "-cert_chain", "ca.pem", "-quiet", "-naccept", "1000000"], cwd=work,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close(); break
+    except OSError:
+        time.sleep(0.05)
+
+chain = None
+if os.path.isdir(shared):
+    cw = os.path.join(target, "certwatch")
+    lists = os.path.join(shared, "ct_log_lists")
+    subprocess.run([cw, "ct", "update", "--from", os.path.join(lists, "google_log_list_v3_v80.14_2026-01-02.json"),
+                    "--sig", os.path.join(lists, "google_log_list_v3_v80.14_2026-01-02.sig")], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    case = json.load(open(os.path.join(shared, "chains", "x509_limbo_online", "google.com.limbo.json")))
+    case = case["testcases"][0] if "testcases" in case else case
+    pems = [case["peer_certificate"]] + case["untrusted_intermediates"] + case["trusted_certs"]
+    def der(pem):
+        body = "".join(l for l in pem.strip().splitlines() if not l.startswith("-----"))
+        return base64.b64encode(base64.b64decode(body)).decode()
+    chain = [der(p) for p in pems]
+else:
+    print("chain benchmark skipped: ../shared/data is absent")
+
+host = subprocess.Popen([os.path.join(target, "certwatch-host"), "chrome-extension://nidhmbphhnpnodopclngimahlhkpiejl/"],
+                        env=dict(env, CERTWATCH_ROOTS=os.path.join(work, "ca.pem")),
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+def rpc(msg):
+    body = json.dumps(msg).encode()
+    host.stdin.write(struct.pack("=I", len(body)) + body); host.stdin.flush()
+    ln = struct.unpack("=I", host.stdout.read(4))[0]
+    return json.loads(host.stdout.read(ln))
+
+def bench(name, msg):
+    r = rpc(msg)  # warm-up, and the first sighting
+    if not r.get("ok"):
+        print(name, "error:", r.get("error")); return
+    times = []
+    for i in range(n):
+        t = time.perf_counter(); r = rpc(dict(msg, id=i)); times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    print(f"{name}: n={n} p50 {times[len(times)//2]:.2f} ms, p99 {times[int(len(times)*0.99)]:.2f} ms "
+          f"(severity {r['result']['severity']}, ct_policy {(r['result'].get('ct_policy') or {}).get('status')})")
+
+bench("check {host} (known site, probe + judge + record)", {"type": "check", "host": "localhost", "port": port})
+if chain:
+    bench("check {host, chain: 3 certs, 3 SCTs} (+ probe for comparison)",
+          {"type": "check", "host": "localhost", "port": port, "chain": chain, "tls_state": "secure",
+           "is_builtin_root": True})
+host.stdin.close(); host.wait(); server.kill()
