@@ -56,6 +56,20 @@ pub enum Command {
     /// Certificate Transparency log lists: update the cached list, show what is loaded.
     #[command(subcommand)]
     Ct(CtCommand),
+    /// Is the daemon running? Version, database size, sites known, open alerts.
+    Status(StatusArgs),
+    /// Sites the daemon re-checks on a schedule.
+    #[command(subcommand)]
+    Watch(WatchCommand),
+    /// Alerts raised for warning/critical verdicts (open ones by default).
+    Alerts(AlertsArgs),
+    /// The audit log: sightings with findings, alerts, accepts, pins, config changes.
+    Log(LogArgs),
+    /// Install, remove or inspect the certwatchd user service (systemd / launchd).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// One step: the daemon as a user service plus the browser manifests (idempotent).
+    Setup(SetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -328,4 +342,100 @@ pub struct CtShowArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchCommand {
+    /// Watch a site: the daemon re-checks it every interval (with jitter).
+    Add(WatchAddArgs),
+    /// List watched sites.
+    List(WatchListArgs),
+    /// Stop watching a site.
+    Remove(WatchRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchAddArgs {
+    /// The site.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub host: String,
+    /// Interval: 30m, 6h, 1d… (default: config `default_every`, 6h).
+    #[arg(long, value_name = "INTERVAL")]
+    pub every: Option<String>,
+    /// Connect to ADDR:PORT instead, keeping SNI and the site identity.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchListArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchRemoveArgs {
+    /// The site.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub host: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// `ack ID` acknowledges an alert.
+    #[arg(value_name = "ack ID", num_args = 0..=2)]
+    pub action: Vec<String>,
+    /// Include acknowledged alerts.
+    #[arg(long)]
+    pub all: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// JSON output (one object per line).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Write (and with systemd, enable and start) the user service.
+    Install(ServiceArgs),
+    /// Stop, disable and remove the user service.
+    Uninstall(ServiceArgs),
+    /// Where the service file is and whether the daemon answers.
+    Status(ServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The daemon binary (default: certwatchd next to this certwatch executable).
+    #[arg(long = "daemon-path", value_name = "FILE")]
+    pub daemon_path: Option<PathBuf>,
+    /// Print what would be written; change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Write the file only; do not call systemctl/launchctl.
+    #[arg(long = "no-enable")]
+    pub no_enable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
 }

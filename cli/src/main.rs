@@ -49,5 +49,11 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::AcceptInterceptor(a) => cmd::pins::accept_interceptor(&ctx, a),
         args::Command::Extension(c) => cmd::extension::run(&ctx, c),
         args::Command::Ct(a) => cmd::ct::run(&ctx, a),
+        args::Command::Status(a) => cmd::daemon::status(&ctx, a),
+        args::Command::Watch(c) => cmd::daemon::watch(&ctx, c),
+        args::Command::Alerts(a) => cmd::daemon::alerts(&ctx, a),
+        args::Command::Log(a) => cmd::daemon::log(&ctx, a),
+        args::Command::Service(c) => cmd::service::run(&ctx, c),
+        args::Command::Setup(a) => cmd::service::setup(&ctx, a),
     }
 }

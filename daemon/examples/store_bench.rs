@@ -42,7 +42,8 @@ fn main() {
         parse_cert(leaf.der()).expect("parse"),
         parse_cert(ca_cert.der()).expect("parse"),
     ];
-    let classifier = Classifier::new(Some(&[ca_cert.der().to_vec()]), LocalRoots::None).expect("roots");
+    let classifier =
+        Classifier::new(Some(&[ca_cert.der().to_vec()]), LocalRoots::None).expect("roots");
     let now0 = 1_800_000_000i64;
     let trust = classifier.classify(&chain, "s0.bench.test", now0);
     let ca = CaIdentity::of(&chain, &trust).expect("ca");
@@ -99,10 +100,19 @@ fn main() {
     println!("sightings: {total} ({sites} sites x {repeats})");
     println!("first sightings: {:.1} µs each; DB {} bytes = {:.0} bytes per site (certificates deduplicated)",
         first.as_secs_f64() * 1e6 / sites as f64, size_first, size_first as f64 / sites as f64);
-    println!("repeated sightings: {:.1} µs each (one transaction each)", repeated.as_secs_f64() * 1e6 / repeated_n as f64);
-    println!("DB after {total} sightings: {size_all} bytes; growth per repeated sighting: {:.3} bytes",
-        (size_all as f64 - size_first as f64) / repeated_n.max(1) as f64);
-    println!("history query (known site): p50 {:.1} µs, p99 {:.1} µs", p(0.5), p(0.99));
+    println!(
+        "repeated sightings: {:.1} µs each (one transaction each)",
+        repeated.as_secs_f64() * 1e6 / repeated_n as f64
+    );
+    println!(
+        "DB after {total} sightings: {size_all} bytes; growth per repeated sighting: {:.3} bytes",
+        (size_all as f64 - size_first as f64) / repeated_n.max(1) as f64
+    );
+    println!(
+        "history query (known site): p50 {:.1} µs, p99 {:.1} µs",
+        p(0.5),
+        p(0.99)
+    );
 }
 
 fn checkpoint(store: &Store) {

@@ -12,7 +12,11 @@
 pub mod ca;
 pub mod caa;
 pub mod check;
+pub mod client;
+pub mod config;
 pub mod ct;
+#[cfg(feature = "daemon")]
+pub mod daemon;
 pub mod install;
 pub mod interceptor;
 pub mod model;
@@ -24,6 +28,7 @@ pub mod sanitize;
 pub mod store;
 pub mod trust;
 pub mod verdict;
+pub mod watch;
 
 /// The certwatch version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,6 +9,7 @@ mod check;
 mod corpus;
 mod crash;
 mod ct;
+mod daemon;
 mod host;
 mod hostile;
 mod pins;

@@ -75,14 +75,14 @@ fn parse_browsers(names: &[String]) -> Result<Vec<Browser>> {
     Ok(out)
 }
 
-fn home_dir() -> Result<PathBuf> {
+pub(crate) fn home_dir() -> Result<PathBuf> {
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(h) => absolute(Path::new(&h)),
         None => bail!("HOME is not set: cannot locate the browsers' manifest directories"),
     }
 }
 
-fn absolute(p: &Path) -> Result<PathBuf> {
+pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("{}: cannot make absolute", p.display()))
 }
 

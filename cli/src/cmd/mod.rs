@@ -3,10 +3,12 @@
 pub mod accept;
 pub mod check;
 pub mod ct;
+pub mod daemon;
 pub mod extension;
 pub mod history;
 pub mod inspect;
 pub mod pins;
+pub mod service;
 
 /// Writes a line to stdout; a closed pipe (`| head`) is not an error.
 pub fn out(line: &str) -> anyhow::Result<()> {

@@ -1,0 +1,116 @@
+//! `config.toml`: the daemon's settings. Parsing is pure: text in, a
+//! [`Config`] or a `config.toml:LINE: message` error out. A running daemon
+//! that fails to reload keeps its previous config.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The daemon's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// PEM file replacing the built-in public roots (like `--roots`).
+    #[serde(default)]
+    pub roots: Option<PathBuf>,
+    /// PEM file replacing the OS store (like `--local-roots`).
+    #[serde(default)]
+    pub local_roots: Option<PathBuf>,
+    /// CT log-list files (like `--log-list`); default: the cached signed list.
+    #[serde(default)]
+    pub log_lists: Vec<PathBuf>,
+    /// Show desktop notifications.
+    #[serde(default = "yes")]
+    pub notifications: bool,
+    /// A command (argv, never a shell) that receives each alert's JSON on stdin.
+    #[serde(default)]
+    pub hook: Vec<String>,
+    /// Default re-check interval for `watch add` without `--every`.
+    #[serde(default = "six_hours")]
+    pub default_every: String,
+    /// CAA look-ups on a CA change.
+    #[serde(default = "yes")]
+    pub caa: bool,
+    /// DNS server for CAA (`IP:PORT`; tests).
+    #[serde(default)]
+    pub dns_server: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn six_hours() -> String {
+    "6h".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            roots: None,
+            local_roots: None,
+            log_lists: Vec::new(),
+            notifications: true,
+            hook: Vec::new(),
+            default_every: six_hours(),
+            caa: true,
+            dns_server: None,
+        }
+    }
+}
+
+/// Parses `text` (from `file`, for messages).
+pub fn parse(file: &str, text: &str) -> Result<Config, String> {
+    let c: Config = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        format!("{file}:{line}: {}", e.message())
+    })?;
+    crate::watch::parse_every(&c.default_every)
+        .map_err(|e| format!("{file}: default_every: {e}"))?;
+    if let Some(h) = c.hook.first() {
+        if h.trim().is_empty() {
+            return Err(format!("{file}: hook: the first element must be a program"));
+        }
+    }
+    if let Some(d) = &c.dns_server {
+        d.parse::<std::net::SocketAddr>()
+            .map_err(|_| format!("{file}: dns_server: {d:?} is not IP:PORT"))?;
+    }
+    Ok(c)
+}
+
+/// Loads `path`; a missing file is the default config.
+pub fn load(path: &std::path::Path) -> Result<Config, String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => parse(&path.display().to_string(), &t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_table() {
+        assert_eq!(parse("c", "").unwrap(), Config::default());
+        let c = parse(
+            "c",
+            "notifications = false\nhook = [\"/bin/cat\"]\ndefault_every = \"1d\"\n",
+        )
+        .unwrap();
+        assert!(!c.notifications);
+        assert_eq!(c.hook, vec!["/bin/cat".to_string()]);
+        let e = parse("config.toml", "notifications = true\nbogus = 1\n").unwrap_err();
+        assert!(e.starts_with("config.toml:2:"), "{e}");
+        let e = parse("config.toml", "notifications = \"maybe\"\n").unwrap_err();
+        assert!(e.starts_with("config.toml:1:"), "{e}");
+        assert!(parse("c", "default_every = \"5x\"").is_err());
+        assert!(parse("c", "hook = [\"\"]").is_err());
+        assert!(parse("c", "dns_server = \"nope\"").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! Alerts: a `warning`/`critical` verdict becomes one stored alert per site
+//! and new CA, a desktop notification, and the hook command's stdin.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use crate::check::Checked;
+use crate::sanitize::sanitize;
+use crate::verdict::Severity;
+
+use super::{note_notify_failure, Inner, Shared};
+
+/// Title and body of the notification for a checked site (pure).
+pub fn texts(c: &Checked) -> (String, String) {
+    let site = sanitize(&c.site.to_string());
+    let ca = sanitize(c.analysis.ca.short());
+    let title = match c.verdict.severity {
+        Severity::Critical => format!("certwatch: {site} — possible interception ({ca})"),
+        _ => format!("certwatch: {site} is now vouched for by {ca}"),
+    };
+    let mut body = String::new();
+    if let Some(prev) = &c.verdict.previous_ca {
+        body.push_str(&format!(
+            "Was: {}\nNow: {}\n",
+            sanitize(&prev.describe()),
+            sanitize(&c.analysis.ca.describe())
+        ));
+    }
+    if let Some(r) = c.verdict.reasons.first() {
+        body.push_str(&sanitize(&r.message));
+        body.push('\n');
+    }
+    body.push_str(match c.verdict.severity {
+        Severity::Critical => "Do not log in or send anything sensitive to this site from this network until you know why.",
+        _ => "If the site announced a CA switch this is expected: certwatch accept SITE.",
+    });
+    (title, body)
+}
+
+/// Stores, notifies and runs the hook when the verdict deserves it.
+pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
+    if c.verdict.severity < Severity::Warning {
+        return;
+    }
+    let (title, body) = texts(c);
+    let json = crate::report::checked_json(c).to_string();
+    let ca_key = format!("{}|{}", c.analysis.ca.root_spki, c.analysis.ca.owner);
+    let id = match crate::watch::raise(
+        &mut inner.store,
+        c.at,
+        &c.site.to_string(),
+        &ca_key,
+        c.verdict.severity.as_str(),
+        &title,
+        &body,
+        &json,
+    ) {
+        Ok(Some(id)) => id,
+        Ok(None) => return, // already alerted for this site and CA
+        Err(e) => {
+            tracing::error!("storing the alert: {e}");
+            return;
+        }
+    };
+    tracing::warn!(alert = id, site = %c.site, severity = c.verdict.severity.as_str(), "{title}");
+    if inner.config.notifications {
+        if let Err(e) = desktop(&title, &body, c.verdict.severity) {
+            note_notify_failure(shared, &e);
+        }
+    }
+    if !inner.config.hook.is_empty() {
+        run_hook(&inner.config.hook, id, &json);
+    }
+}
+
+fn desktop(title: &str, body: &str, sev: Severity) -> Result<(), String> {
+    let mut n = notify_rust::Notification::new();
+    n.appname("certwatch")
+        .summary(title)
+        .body(body)
+        .icon("security-high");
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        n.urgency(if sev == Severity::Critical {
+            notify_rust::Urgency::Critical
+        } else {
+            notify_rust::Urgency::Normal
+        });
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    let _ = sev;
+    n.show().map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Runs the hook (argv, never a shell) with `{"alert_id", "verdict"}` on stdin.
+fn run_hook(argv: &[String], id: i64, json: &str) {
+    let payload = format!("{{\"alert_id\":{id},\"verdict\":{json}}}\n");
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut child) => {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(payload.as_bytes());
+            }
+            // Reap it without blocking the daemon.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+        Err(e) => tracing::warn!("alert hook {:?}: {e}", argv[0]),
+    }
+}
