@@ -6,6 +6,7 @@
 
 mod badinput;
 mod check;
+mod concurrency;
 mod corpus;
 mod crash;
 mod ct;
