@@ -7,8 +7,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo build (binaries the integration tests drive)"
-cargo build --workspace --bins --quiet
+echo "== cargo build (binaries the integration tests drive; same features as the tests)"
+cargo build --workspace --all-targets --quiet
 echo "== cargo test"
 cargo test --workspace --quiet
 echo "== real browsers (Chromium via playwright-core, Firefox via puppeteer-core)"

@@ -179,3 +179,27 @@ pub fn error_json(site: &Site, at: i64, e: &CheckError) -> Value {
         "error": {"kind": e.kind(), "message": e.to_string()},
     })
 }
+
+/// The JSON shape of a site's timeline (`certwatch history --json`, the
+/// native host's `history` reply).
+pub fn timeline_json(site: &Site, timeline: &[crate::store::TimelineEntry]) -> Value {
+    let entries: Vec<Value> = timeline
+        .iter()
+        .map(|e| {
+            json!({
+                "first_seen": rfc3339(e.sighting.first_seen),
+                "last_seen": rfc3339(e.sighting.last_seen),
+                "count": e.count,
+                "leaf_sha256": e.sighting.leaf_sha256,
+                "leaf_spki_sha256": e.sighting.leaf_spki,
+                "leaf_subject": e.leaf_subject,
+                "leaf_not_before": rfc3339(e.leaf_not_before),
+                "leaf_not_after": rfc3339(e.sighting.leaf_not_after),
+                "ca": ca_json(&e.sighting.ca),
+                "severity": e.severity.as_str(),
+                "reasons": serde_json::from_str::<Value>(&e.reasons_json).unwrap_or_default(),
+            })
+        })
+        .collect();
+    json!({"host": site.host, "port": site.port, "sightings": entries})
+}

@@ -12,7 +12,7 @@ use certwatch_engine::model::split_chain;
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::{proxy_for, Env};
 use certwatch_engine::probe::{self, ProbeConfig, ProbeError, Site};
-use certwatch_engine::report::{ca_json, checked_json, error_json, rfc3339};
+use certwatch_engine::report::{ca_json, checked_json, error_json};
 use certwatch_engine::store::Store;
 use certwatch_engine::trust::{Classifier, LocalRoots};
 use certwatch_engine::verdict::Evidence;
@@ -264,25 +264,7 @@ impl Backend for DirectBackend {
         let timeline = store
             .timeline(site)
             .map_err(|e| Failure::new("store", e.to_string()))?;
-        let entries: Vec<Value> = timeline
-            .iter()
-            .map(|e| {
-                json!({
-                    "first_seen": rfc3339(e.sighting.first_seen),
-                    "last_seen": rfc3339(e.sighting.last_seen),
-                    "count": e.count,
-                    "leaf_sha256": e.sighting.leaf_sha256,
-                    "leaf_spki_sha256": e.sighting.leaf_spki,
-                    "leaf_subject": e.leaf_subject,
-                    "leaf_not_before": rfc3339(e.leaf_not_before),
-                    "leaf_not_after": rfc3339(e.sighting.leaf_not_after),
-                    "ca": ca_json(&e.sighting.ca),
-                    "severity": e.severity.as_str(),
-                    "reasons": serde_json::from_str::<Value>(&e.reasons_json).unwrap_or_default(),
-                })
-            })
-            .collect();
-        Ok(json!({"host": site.host, "port": site.port, "sightings": entries}))
+        Ok(certwatch_engine::report::timeline_json(site, &timeline))
     }
 
     fn accept(&mut self, site: &Site) -> Result<Value, Failure> {

@@ -10,23 +10,8 @@ use std::time::{Duration, Instant};
 
 use certwatch_engine::client::Client;
 use certwatch_engine::install::browser::CHROMIUM_ID;
-use certwatch_tests::{bin, Ca, TestEnv, TlsServer};
+use certwatch_tests::{bin, sqlite, Ca, TestEnv, TlsServer};
 use serde_json::{json, Value};
-
-fn sqlite(db: &std::path::Path, sql: &str) -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print(*r)"])
-        .arg(db)
-        .arg(sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 #[test]
 fn daemon_two_clis_and_eight_hosts_for_a_minute() {

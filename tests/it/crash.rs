@@ -5,25 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use certwatch_tests::{Ca, TestEnv, TlsServer};
-
-fn sqlite(db: &std::path::Path, sql: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print(*r)",
-            db.to_str().unwrap(),
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use certwatch_tests::{sqlite, Ca, TestEnv, TlsServer};
 
 #[test]
 fn kill_9_during_bulk_check_loses_no_acknowledged_sighting() {

@@ -427,15 +427,10 @@ fn kill_9_mid_write_loses_no_acknowledged_sighting() {
         let _ = child.0.wait();
         let _ = writer.join();
     }
-    let out = Command::new("python3")
-        .args(["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nprint(c.execute('PRAGMA integrity_check').fetchone()[0])\nfor (h,) in c.execute('SELECT host FROM sites'): print(h)"])
-        .arg(e.home().join("certwatch.db"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("ok"));
-    let stored: std::collections::HashSet<&str> = lines.collect();
+    let db = e.home().join("certwatch.db");
+    assert_eq!(certwatch_tests::sqlite(&db, "PRAGMA integrity_check"), "ok");
+    let hosts = certwatch_tests::sqlite(&db, "SELECT host FROM sites");
+    let stored: std::collections::HashSet<&str> = hosts.lines().collect();
     let lost: Vec<&String> = acked
         .iter()
         .filter(|h| !stored.contains(h.as_str()))

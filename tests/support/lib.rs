@@ -464,7 +464,9 @@ pub fn bin(name: &str) -> PathBuf {
         let profile = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         c.current_dir(workspace_root())
-            .args(["build", "--quiet", "--workspace", "--bins"]);
+            // --all-targets: the same feature set as `cargo test --workspace`, so
+            // this build never replaces the artifacts the test run uses.
+            .args(["build", "--quiet", "--workspace", "--all-targets"]);
         if profile == "release" {
             c.arg("--release");
         }
@@ -581,4 +583,25 @@ pub fn codes(v: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Runs `sql` on the SQLite file `db` with the system's python3 (an
+/// independent reader: not certwatch's own code) and returns its rows, one
+/// per line, columns separated by spaces.
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print(*r)",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
