@@ -7,6 +7,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo deny (licences, bans, sources; advisories need GitHub, unreachable here)"
+if command -v cargo-deny >/dev/null; then
+  cargo deny --log-level error check bans licenses sources
+else
+  echo "cargo deny: skipped: not installed (cargo install cargo-deny --locked)"
+fi
 echo "== cargo build (binaries the integration tests drive; same features as the tests)"
 cargo build --workspace --all-targets --quiet
 echo "== cargo test"

@@ -199,10 +199,15 @@ fn dial_tcp(
             Err(e) => last = Some((a, e)),
         }
     }
-    let (a, e) = last.expect("addrs is non-empty");
-    Err(ProbeError::Connect {
-        addr: a.to_string(),
-        detail: e.to_string(),
+    Err(match last {
+        Some((a, e)) => ProbeError::Connect {
+            addr: a.to_string(),
+            detail: e.to_string(),
+        },
+        None => ProbeError::Resolve {
+            host,
+            detail: "no addresses".into(),
+        },
     })
 }
 
