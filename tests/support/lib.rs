@@ -107,27 +107,10 @@ impl Ca {
 
     /// A leaf for `names`, valid from `not_before_days` ago for `days` days.
     pub fn leaf_valid(&self, names: &[&str], not_before_days: i64, days: i64) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        dn(&mut p, names.first().copied().unwrap_or("leaf"), None);
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let now = time::OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::days(not_before_days);
-        p.not_after = p.not_before + time::Duration::days(days);
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let der = p.signed_by(&key, &issuer).unwrap().der().to_vec();
-        let mut chain = vec![der];
-        if !self.is_root() {
-            chain.push(self.der.clone());
-            chain.extend(self.parents.iter().cloned());
-        }
-        Leaf {
-            chain,
-            key_der: key.serialize_der(),
-        }
+        let not_before = now - time::Duration::days(not_before_days);
+        let not_after = not_before + time::Duration::days(days);
+        self.leaf_at(names, not_before, not_after, &KeyPair::generate().unwrap())
     }
 
     /// A leaf valid over absolute times, with a given key (PKCS#8 DER; RSA or ECDSA).
@@ -138,18 +121,7 @@ impl Ca {
         not_after: time::OffsetDateTime,
         key: &KeyPair,
     ) -> Leaf {
-        let p = leaf_params(names, not_before, not_after);
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let der = p.signed_by(key, &issuer).unwrap().der().to_vec();
-        let mut chain = vec![der];
-        if !self.is_root() {
-            chain.push(self.der.clone());
-            chain.extend(self.parents.iter().cloned());
-        }
-        Leaf {
-            chain,
-            key_der: key.serialize_der(),
-        }
+        self.leaf_from(&leaf_params(names, not_before, not_after), key)
     }
 
     /// A leaf from caller-made `params` and `key` (e.g. with custom extensions).
