@@ -48,23 +48,23 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         connect_to: a.connect.clone(),
         proxy: None,
     };
-    let engine = Arc::new(Engine {
-        classifier: ctx.classifier()?,
-        probe: base,
-        evidence: [
-            super::pins::evidence_sources(ctx)?,
-            super::ct::evidence(ctx)?,
-        ]
-        .concat(),
-    });
-    let caa_cfg = super::pins::caa_config(&a.caa);
+    // The database is opened once: the pin sources read the user's pins
+    // from the same connection that records the sightings.
     let mut store = if a.no_store { None } else { Some(ctx.store()?) };
     // --no-store still judges against the history when one exists.
-    let reader = if a.no_store && ctx.paths.db.exists() {
+    let mut reader = if a.no_store && ctx.paths.db.exists() {
         Store::open(&ctx.paths.db).ok()
     } else {
         None
     };
+    let pin_sources =
+        certwatch_engine::pins::source::standard_sources(store.as_mut().or(reader.as_mut()))?;
+    let engine = Arc::new(Engine {
+        classifier: ctx.classifier()?,
+        probe: base,
+        evidence: [pin_sources, super::ct::evidence(ctx)?].concat(),
+    });
+    let caa_cfg = super::pins::caa_config(&a.caa);
     let color = render::use_color();
     let progress = sites.len() > 1 && std::io::stderr().is_terminal() && !a.json;
     let total = sites.len();
