@@ -1,34 +1,9 @@
-//! certwatch engine: observe a site's TLS chain, classify its trust, identify
-//! its CA, judge it against the site's history, and record it.
+//! certwatchd: the one long-running certwatch process. It re-checks watched
+//! sites on a schedule, raises alerts (stored, desktop notification, hook),
+//! and answers the CLI and the native host over a Unix socket.
 //!
-//! Layout (see ARCHITECTURE.md for the map and its invariants):
-//! - pure: [`model`] (certificate view), [`ca`] (CA identity), [`verdict`]
-//!   (the judge), [`sanitize`]; [`trust`] is pure but for lazily reading the OS
-//!   root store;
-//! - edges: [`probe`] (sockets; the accept-any verifier lives in
-//!   [`probe::danger`]), [`store`] (SQLite), [`paths`] (files and modes);
-//! - wiring: [`check`] (one check end to end), [`report`] (the JSON shape).
+//! The binary (`main.rs`) only sets up logging, resolves paths and config and
+//! calls [`server::run`]; the tests call the same `run`.
 
-pub mod ca;
-pub mod caa;
-pub mod check;
-pub mod client;
-pub mod config;
-pub mod ct;
-#[cfg(feature = "daemon")]
-pub mod daemon;
-pub mod install;
-pub mod interceptor;
-pub mod model;
-pub mod paths;
-pub mod pins;
-pub mod probe;
-pub mod report;
-pub mod sanitize;
-pub mod store;
-pub mod trust;
-pub mod verdict;
-pub mod watch;
-
-/// The certwatch version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub mod alert;
+pub mod server;

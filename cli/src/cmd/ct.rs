@@ -79,7 +79,6 @@ fn update(ctx: &Ctx, a: CtUpdateArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-#[cfg(feature = "net-fetch")]
 fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
     use certwatch_engine::ct::fetch::{fetch_signed, FetchConfig};
     let mut cfg = FetchConfig::default();
@@ -95,13 +94,6 @@ fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> 
     }
     let (json, sig) = fetch_signed(&cfg).map_err(|e| anyhow!("{e}"))?;
     Ok((json, sig, cfg.json_url))
-}
-
-#[cfg(not(feature = "net-fetch"))]
-fn download(_ctx: &Ctx, _url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
-    Err(anyhow!(
-        "this certwatch was built without downloading (feature net-fetch): use --from FILE --sig FILE"
-    ))
 }
 
 fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {

@@ -3,9 +3,9 @@
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use certwatch_engine::daemon::{bind, run, Inner, Shared};
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::ProcessEnv;
+use certwatchd::server::{bind, run, Inner, Shared};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

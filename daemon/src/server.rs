@@ -12,8 +12,6 @@
 //! 0600 in a 0700 directory, peer uid checked; requests
 //! `{"v":1,"id":…,"type":…}`, replies `{"v":1,"id":…,"ok":bool,…}`.
 
-pub mod alert;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,21 +22,21 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-use crate::caa::CaaConfig;
-use crate::check::{unix_now, CheckError, Checked, Engine, EvidenceSource};
-use crate::client::{MAX_LINE, PROTOCOL_VERSION};
-use crate::config::Config;
-use crate::paths::Paths;
-use crate::probe::{self, ProbeConfig, Site};
-use crate::store::Store;
-use crate::trust::{Classifier, LocalRoots};
-use crate::watch;
+use certwatch_engine::caa::CaaConfig;
+use certwatch_engine::check::{unix_now, CheckError, Checked, Engine, EvidenceSource};
+use certwatch_engine::client::{MAX_LINE, PROTOCOL_VERSION};
+use certwatch_engine::config::Config;
+use certwatch_engine::paths::Paths;
+use certwatch_engine::probe::{self, ProbeConfig, Site};
+use certwatch_engine::store::Store;
+use certwatch_engine::trust::{Classifier, LocalRoots};
+use certwatch_engine::watch;
 
 /// Everything the blocking side needs.
 pub struct Inner {
-    store: Store,
+    pub(crate) store: Store,
     engine: Arc<Engine>,
-    config: Config,
+    pub(crate) config: Config,
     caa: Option<CaaConfig>,
     paths: Paths,
     config_error: Option<String>,
@@ -57,7 +55,7 @@ fn read_roots(p: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
-    crate::model::split_chain(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+    certwatch_engine::model::split_chain(&bytes).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 fn build_engine(config: &Config, store: &mut Store, paths: &Paths) -> Result<Engine, String> {
@@ -71,9 +69,11 @@ fn build_engine(config: &Config, store: &mut Store, paths: &Paths) -> Result<Eng
     };
     let classifier = Classifier::new(public.as_deref(), local).map_err(|e| e.to_string())?;
     let mut evidence: Vec<Arc<dyn EvidenceSource>> =
-        crate::pins::source::standard_sources(Some(store)).map_err(|e| e.to_string())?;
-    match crate::ct::cache::load(&config.log_lists, &paths.data_dir) {
-        Ok(Some(list)) => evidence.push(Arc::new(crate::ct::CtEvidenceSource::new(Arc::new(list)))),
+        certwatch_engine::pins::source::standard_sources(Some(store)).map_err(|e| e.to_string())?;
+    match certwatch_engine::ct::cache::load(&config.log_lists, &paths.data_dir) {
+        Ok(Some(list)) => evidence.push(Arc::new(certwatch_engine::ct::CtEvidenceSource::new(
+            Arc::new(list),
+        ))),
         Ok(None) => {}
         Err(e) => tracing::warn!("CT log list unusable, no CT evidence: {e}"),
     }
@@ -113,7 +113,7 @@ impl Inner {
     /// Re-reads config.toml; on error keeps the running config.
     pub fn reload(&mut self) -> Result<(), String> {
         let file = self.paths.config_file();
-        let result = crate::config::load(&file).and_then(|c| {
+        let result = certwatch_engine::config::load(&file).and_then(|c| {
             let engine = build_engine(&c, &mut self.store, &self.paths)?;
             Ok((c, engine))
         });
@@ -145,9 +145,14 @@ impl Inner {
         let (analysis, mut evidence) = engine.prepare(site, &probed.chain, Some(&probed), now)?;
         if let Some(cfg) = &self.caa {
             if let Ok(h) = self.store.history(site) {
-                if let Err(e) =
-                    crate::caa::enrich(&site.host, &analysis, &mut evidence, &h, now, cfg)
-                {
+                if let Err(e) = certwatch_engine::caa::enrich(
+                    &site.host,
+                    &analysis,
+                    &mut evidence,
+                    &h,
+                    now,
+                    cfg,
+                ) {
                     tracing::warn!("CAA for {site}: {e}");
                 }
             }
@@ -199,7 +204,7 @@ impl Shared {
         let now = unix_now();
         let mut inner = self.lock();
         let checked = inner.conclude(site, probed, now)?;
-        alert::maybe_alert(&mut inner, self, &checked);
+        crate::alert::maybe_alert(&mut inner, self, &checked);
         Ok(checked)
     }
 
@@ -276,9 +281,9 @@ impl Shared {
                 reply(
                     true,
                     json!({
-                        "version": crate::VERSION,
+                        "version": certwatch_engine::VERSION,
                         "pid": std::process::id(),
-                        "started": crate::report::rfc3339(self.started),
+                        "started": certwatch_engine::report::rfc3339(self.started),
                         "db": inner.paths.db.display().to_string(),
                         "db_bytes": db_bytes,
                         "sites": sites,
@@ -300,7 +305,10 @@ impl Shared {
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 match self.check(&site, connect) {
-                    Ok(c) => reply(true, json!({"result": crate::report::checked_json(&c)})),
+                    Ok(c) => reply(
+                        true,
+                        json!({"result": certwatch_engine::report::checked_json(&c)}),
+                    ),
                     Err(e) => err(e.kind(), e.to_string()),
                 }
             }
@@ -355,9 +363,9 @@ impl Shared {
 
 /// Binds the socket: a private directory, no other daemon, mode 0600.
 pub fn bind(paths: &Paths) -> Result<(UnixListener, PathBuf), String> {
-    crate::paths::ensure_private_dir(&paths.runtime_dir)
+    certwatch_engine::paths::ensure_private_dir(&paths.runtime_dir)
         .map_err(|e| format!("{}: {e}", paths.runtime_dir.display()))?;
-    let path = crate::client::socket_path(paths);
+    let path = certwatch_engine::client::socket_path(paths);
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
             return Err(format!(

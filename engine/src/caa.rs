@@ -3,7 +3,7 @@
 //!
 //! Only called when a first judgement says `ca_changed`, only for that
 //! host, and only when enabled (it tells a DNS resolver which site changed).
-//! Pure parts (CA → issuer domains from `daemon/data/caa_domains.toml`,
+//! Pure parts (CA → issuer domains from `engine/data/caa_domains.toml`,
 //! climbing to the parent domains, reading the relevant record set) are
 //! always built; the DNS look-up itself ([`evaluate`]) needs the `caa`
 //! feature (hickory-resolver on a current-thread tokio runtime made per call).
@@ -292,13 +292,9 @@ pub enum CaaError {
         /// Why.
         detail: String,
     },
-    /// Built without the `caa` feature.
-    #[error("this certwatch was built without CAA support")]
-    Unsupported,
 }
 
 /// Looks up `host`'s relevant CAA set and judges `ca` against it.
-#[cfg(feature = "caa")]
 pub fn evaluate(
     host: &str,
     ca: &CaIdentity,
@@ -340,18 +336,6 @@ pub fn evaluate(
     })
 }
 
-/// Without the `caa` feature: always [`CaaError::Unsupported`].
-#[cfg(not(feature = "caa"))]
-pub fn evaluate(
-    _host: &str,
-    _ca: &CaIdentity,
-    _wildcard: bool,
-    _cfg: &CaaConfig,
-) -> Result<CaaEvidence, CaaError> {
-    Err(CaaError::Unsupported)
-}
-
-#[cfg(feature = "caa")]
 mod dns {
     use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
     use hickory_resolver::net::runtime::TokioRuntimeProvider;

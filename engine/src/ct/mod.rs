@@ -7,7 +7,6 @@
 
 pub mod cache;
 pub mod der;
-#[cfg(feature = "net-fetch")]
 pub mod fetch;
 pub mod loglist;
 pub mod policy;

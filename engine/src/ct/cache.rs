@@ -97,7 +97,6 @@ pub fn is_stale(data_dir: &Path, now: i64, max_age_secs: i64) -> bool {
 
 /// Downloads Google's signed list, verifies it and installs it. On any error
 /// the cached list is untouched, so callers keep using it (offline included).
-#[cfg(feature = "net-fetch")]
 pub fn refresh(data_dir: &Path, cfg: &super::fetch::FetchConfig) -> Result<LogList, ListError> {
     let (json, sig) = super::fetch::fetch_signed(cfg)?;
     install(data_dir, &json, &sig)

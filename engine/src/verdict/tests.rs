@@ -1,9 +1,12 @@
 //! Table-driven tests of the judge: each row is (history, observation, evidence) → (severity, codes).
 
 use super::*;
-use crate::trust::Anchor;
+use crate::ca::CaIdentity;
+use crate::model::CertInfo;
+use crate::trust::{Anchor, Trust, TrustKind};
 
 const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
 
 fn ca(
     owner: &str,

@@ -4,11 +4,11 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use crate::check::Checked;
-use crate::sanitize::sanitize;
-use crate::verdict::Severity;
+use certwatch_engine::check::Checked;
+use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::verdict::Severity;
 
-use super::{note_notify_failure, Inner, Shared};
+use crate::server::{note_notify_failure, Inner, Shared};
 
 /// Title and body of the notification for a checked site (pure).
 pub fn texts(c: &Checked) -> (String, String) {
@@ -43,9 +43,9 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
         return;
     }
     let (title, body) = texts(c);
-    let json = crate::report::checked_json(c).to_string();
+    let json = certwatch_engine::report::checked_json(c).to_string();
     let ca_key = format!("{}|{}", c.analysis.ca.root_spki, c.analysis.ca.owner);
-    let id = match crate::watch::raise(
+    let id = match certwatch_engine::watch::raise(
         &mut inner.store,
         c.at,
         &c.site.to_string(),

@@ -1,5 +1,5 @@
 //! Naming the interceptor: which product probably made a non-public root,
-//! from its names (data: `daemon/data/interceptors.toml`), and whether the
+//! from its names (data: `engine/data/interceptors.toml`), and whether the
 //! user acknowledged that root as their network's proxy
 //! (`certwatch accept-interceptor`).
 //!

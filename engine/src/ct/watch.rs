@@ -434,10 +434,8 @@ pub fn parse_entries(
     Ok((out, raw.entries.len() as u64))
 }
 
-#[cfg(feature = "net-fetch")]
 pub use net::{CrtSh, LogMonitor, Polite};
 
-#[cfg(feature = "net-fetch")]
 mod net {
     use std::collections::HashMap;
     use std::io::Read as _;
