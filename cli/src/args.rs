@@ -101,6 +101,14 @@ pub struct CheckArgs {
     /// Only print sites that are not OK.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Warn (expires_soon) when fewer than N days remain [default: 20% of the
+    /// certificate's lifetime, at most 14 days; config warn_days].
+    #[arg(long = "warn-days", value_name = "N")]
+    pub warn_days: Option<u32>,
+    /// Critical (expires_soon) when fewer than N days remain [default: 10% of
+    /// the lifetime, at most 7 days; config crit_days].
+    #[arg(long = "crit-days", value_name = "N")]
+    pub crit_days: Option<u32>,
     #[command(flatten)]
     pub caa: CaaArgs,
 }

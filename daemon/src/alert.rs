@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use certwatch_engine::check::Checked;
 use certwatch_engine::sanitize::sanitize;
-use certwatch_engine::verdict::Severity;
+use certwatch_engine::verdict::{Code, Severity};
 
 use crate::server::{note_notify_failure, Inner, Shared};
 
@@ -14,7 +14,9 @@ use crate::server::{note_notify_failure, Inner, Shared};
 pub fn texts(c: &Checked) -> (String, String) {
     let site = sanitize(&c.site.to_string());
     let ca = sanitize(c.analysis.ca.short());
+    let expiry_only = expiry_only(c);
     let title = match c.verdict.severity {
+        _ if expiry_only => format!("certwatch: the certificate of {site} expires soon"),
         Severity::Critical => format!("certwatch: {site} — possible interception ({ca})"),
         _ => format!("certwatch: {site} is now vouched for by {ca}"),
     };
@@ -31,10 +33,22 @@ pub fn texts(c: &Checked) -> (String, String) {
         body.push('\n');
     }
     body.push_str(match c.verdict.severity {
+        _ if expiry_only => "Renew it (thresholds: warn_days / crit_days in config.toml).",
         Severity::Critical => "Do not log in or send anything sensitive to this site from this network until you know why.",
         _ => "If the site announced a CA switch this is expected: certwatch accept SITE.",
     });
     (title, body)
+}
+
+/// The only reasons at warning or above are `expires_soon`.
+fn expiry_only(c: &Checked) -> bool {
+    let mut loud = c
+        .verdict
+        .reasons
+        .iter()
+        .filter(|r| r.severity >= Severity::Warning)
+        .peekable();
+    loud.peek().is_some() && loud.all(|r| r.code == Code::ExpiresSoon)
 }
 
 /// Stores, notifies and runs the hook when the verdict deserves it.
@@ -44,7 +58,12 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
     }
     let (title, body) = texts(c);
     let json = certwatch_engine::report::checked_json(c).to_string();
-    let ca_key = format!("{}|{}", c.analysis.ca.root_spki, c.analysis.ca.owner);
+    let mut ca_key = format!("{}|{}", c.analysis.ca.root_spki, c.analysis.ca.owner);
+    if expiry_only(c) {
+        // One expiry alert per certificate, apart from the CA's alerts.
+        let leaf = c.analysis.chain.first().map(|l| l.sha256.as_str());
+        ca_key = format!("expires_soon|{}", leaf.unwrap_or(""));
+    }
     let id = match certwatch_engine::watch::raise(
         &mut inner.store,
         c.at,

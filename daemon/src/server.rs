@@ -143,6 +143,8 @@ impl Inner {
         let probed = probed?;
         let engine = self.engine.clone();
         let (analysis, mut evidence) = engine.prepare(site, &probed.chain, Some(&probed), now)?;
+        // Watched sites get `expires_soon` (config `warn_days` / `crit_days`).
+        evidence.expiry = Some(self.config.expiry_policy());
         if let Some(cfg) = &self.caa {
             if let Ok(h) = self.store.history(site) {
                 if let Err(e) = certwatch_engine::caa::enrich(

@@ -34,6 +34,13 @@ pub struct Config {
     /// DNS server for CAA (`IP:PORT`; tests).
     #[serde(default)]
     pub dns_server: Option<String>,
+    /// `expires_soon` warning below this many days left (default: relative
+    /// to the certificate's lifetime, see `verdict::ExpiryPolicy`).
+    #[serde(default)]
+    pub warn_days: Option<u32>,
+    /// `expires_soon` critical below this many days left.
+    #[serde(default)]
+    pub crit_days: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -55,6 +62,18 @@ impl Default for Config {
             default_every: six_hours(),
             caa: true,
             dns_server: None,
+            warn_days: None,
+            crit_days: None,
+        }
+    }
+}
+
+impl Config {
+    /// The expiry thresholds for watched sites.
+    pub fn expiry_policy(&self) -> crate::verdict::ExpiryPolicy {
+        crate::verdict::ExpiryPolicy {
+            warn_days: self.warn_days,
+            crit_days: self.crit_days,
         }
     }
 }
@@ -112,5 +131,10 @@ mod tests {
         assert!(parse("c", "default_every = \"5x\"").is_err());
         assert!(parse("c", "hook = [\"\"]").is_err());
         assert!(parse("c", "dns_server = \"nope\"").is_err());
+        let c = parse("c", "warn_days = 30\ncrit_days = 10\n").unwrap();
+        assert_eq!(c.expiry_policy().warn_days, Some(30));
+        assert_eq!(c.expiry_policy().crit_days, Some(10));
+        let e = parse("config.toml", "\nwarn_days = -1\n").unwrap_err();
+        assert!(e.starts_with("config.toml:2:"), "{e}");
     }
 }

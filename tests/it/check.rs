@@ -329,3 +329,74 @@ fn no_store_records_nothing() {
     let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(h["sightings"].as_array().unwrap().len(), 0);
 }
+
+/// `expires_soon`: lifetime-relative defaults, `--warn-days` / `--crit-days`,
+/// config.toml `warn_days` / `crit_days`.
+#[test]
+fn expiry_thresholds() {
+    let p = pki();
+    let e = env(&p);
+    // A 90-day certificate on its normal schedule (renewed at 60 days): quiet.
+    let srv = TlsServer::start(&p.int_a1.leaf_valid(&["mail.test"], 59, 90));
+    let c = connect(&srv);
+    let (code, v) = e.check_json("mail.test", &["--connect", &c, "--no-store"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(!codes(&v).contains(&"expires_soon".into()), "{v}");
+
+    // 10 days left of 90: warning.
+    srv.swap(&p.int_a1.leaf_valid(&["mail.test"], 80, 90));
+    let (code, v) = e.check_json("mail.test", &["--connect", &c, "--no-store"]);
+    assert_eq!((code, v["severity"].as_str()), (1, Some("warning")), "{v}");
+    assert!(codes(&v).contains(&"expires_soon".into()), "{v}");
+    // Thresholds off: ok.
+    let (code, v) = e.check_json(
+        "mail.test",
+        &[
+            "--connect",
+            &c,
+            "--no-store",
+            "--warn-days",
+            "0",
+            "--crit-days",
+            "0",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    // --crit-days 15: critical (exit 2).
+    let (code, v) = e.check_json(
+        "mail.test",
+        &["--connect", &c, "--no-store", "--crit-days", "15"],
+    );
+    assert_eq!((code, v["severity"].as_str()), (2, Some("critical")), "{v}");
+
+    // 3 days left: critical by default.
+    srv.swap(&p.int_a1.leaf_valid(&["mail.test"], 87, 90));
+    let (code, v) = e.check_json("mail.test", &["--connect", &c, "--no-store"]);
+    assert_eq!(code, 2, "{v}");
+    let r = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "expires_soon")
+        .unwrap();
+    assert!(r["message"].as_str().unwrap().contains("expires in"), "{r}");
+
+    // config.toml: warn_days = 100 makes a fresh 90-day certificate warn;
+    // the flag still wins over it.
+    srv.swap(&p.int_a1.leaf(&["mail.test"]));
+    std::fs::create_dir_all(e.home()).unwrap();
+    std::fs::write(e.home().join("config.toml"), "warn_days = 100\n").unwrap();
+    let (code, v) = e.check_json("mail.test", &["--connect", &c, "--no-store"]);
+    assert_eq!(code, 1, "{v}");
+    let (code, v) = e.check_json(
+        "mail.test",
+        &["--connect", &c, "--no-store", "--warn-days", "30"],
+    );
+    assert_eq!(code, 0, "{v}");
+    // A bad config value: one line naming the file and line.
+    std::fs::write(e.home().join("config.toml"), "\nwarn_days = \"soon\"\n").unwrap();
+    let out = e.run(&["check", "mail.test", "--connect", &c, "--no-store"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.toml:2:"), "{err}");
+}

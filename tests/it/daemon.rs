@@ -125,6 +125,15 @@ fn write_config(e: &TestEnv, extra: &str) {
     .unwrap();
 }
 
+/// `certwatch alerts --json`, one object per line.
+fn alerts_json(e: &TestEnv) -> Vec<Value> {
+    let out = e.run(&["alerts", "--json"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 fn sighting_count(e: &TestEnv, site: &str) -> usize {
     let out = e.run(&["history", site, "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -500,4 +509,44 @@ fn service_unit_is_valid() {
         .collect();
     assert!(out.status.success() || ours.is_empty(), "{err}");
     assert!(ours.is_empty(), "{err}");
+}
+
+/// A watched site close to expiry: one `expires_soon` alert, titled as such.
+#[test]
+fn watched_site_expiring_soon_alerts() {
+    let root = Ca::root("Expiry Root", "Expiry Trust");
+    let int = root.intermediate("Expiry CA", "Expiry Trust");
+    let srv = TlsServer::start(&int.leaf_valid(&["mx.test"], 85, 90));
+    let e = TestEnv::new().public_roots(&[&root]);
+    write_config(&e, "notifications = false\nwarn_days = 30\ncrit_days = 2\n");
+    let _d = start_daemon(&e, None);
+    let connect = format!("127.0.0.1:{}", srv.port());
+    let out = e.run(&["watch", "add", "mx.test", "--connect", &connect]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts: Vec<Value> = poll("an expiry alert", 20, || {
+        let v = alerts_json(&e);
+        (!v.is_empty()).then_some(v)
+    });
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    // 5 days left: past warn_days = 30, not yet crit_days = 2.
+    assert_eq!(alerts[0]["severity"], "warning", "{}", alerts[0]);
+    assert!(
+        alerts[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("expires soon"),
+        "{}",
+        alerts[0]["title"]
+    );
+    let codes: Vec<&str> = alerts[0]["verdict"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"expires_soon"), "{codes:?}");
 }

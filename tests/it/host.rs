@@ -605,3 +605,27 @@ fn many_messages_in_one_session() {
     assert_eq!(r.replies[49]["id"], 49);
     assert_eq!(r.replies[49]["result"]["sightings"], json!([]));
 }
+
+/// Browser visits never get `expires_soon` (noise there), even with 2 days left.
+#[test]
+fn browser_visits_never_warn_about_expiry() {
+    let p = pki();
+    let e = TestEnv::new().public_roots(&[&p.root_a, &p.root_b]);
+    let srv = TlsServer::start(&p.int_a.leaf_valid(&["127.0.0.1"], 88, 90));
+    let check = json!({"id": 1, "type": "check", "host": "127.0.0.1", "port": srv.port()});
+    let v = ask(&e, &chromium_args(), check);
+    let res = &v["result"];
+    assert_eq!(res["severity"], "ok", "{res}");
+    assert!(!codes(res).contains(&"expires_soon".into()), "{res}");
+    // The CLI, on the same site, does warn.
+    let (code, v) = e.check_json(
+        "127.0.0.1",
+        &[
+            "--connect",
+            &format!("127.0.0.1:{}", srv.port()),
+            "--no-store",
+        ],
+    );
+    assert_eq!(code, 2, "{v}");
+    assert!(codes(&v).contains(&"expires_soon".into()), "{v}");
+}

@@ -16,7 +16,7 @@ use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
 use certwatch_engine::probe::{self, ProbeConfig, Probed, Site};
 use certwatch_engine::report::{checked_json, error_json};
 use certwatch_engine::store::Store;
-use certwatch_engine::verdict::{Evidence, History};
+use certwatch_engine::verdict::{Evidence, ExpiryPolicy, History};
 
 use crate::args::CheckArgs;
 use crate::ctx::Ctx;
@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         evidence: [pin_sources, super::ct::evidence(ctx)?].concat(),
     });
     let caa_cfg = super::pins::caa_config(&a.caa);
+    let expiry = expiry_policy(ctx, &a)?;
     let color = render::use_color();
     let progress = sites.len() > 1 && std::io::stderr().is_terminal() && !a.json;
     let total = sites.len();
@@ -72,6 +73,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     let mut emit = |site: &Site, prepared: Prepared| -> Result<Status> {
         let now = unix_now();
         let result = prepared.and_then(|(analysis, mut evidence, probed)| {
+            evidence.expiry = Some(expiry);
             if caa_cfg.is_some() {
                 let h = store
                     .as_ref()
@@ -156,6 +158,22 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         let _ = w.join();
     }
     Ok(status)
+}
+
+/// Expiry thresholds: `--warn-days` / `--crit-days`, else config.toml's
+/// `warn_days` / `crit_days`, else relative to each certificate's lifetime.
+fn expiry_policy(ctx: &Ctx, a: &CheckArgs) -> Result<ExpiryPolicy> {
+    let from_config = if a.warn_days.is_none() || a.crit_days.is_none() {
+        certwatch_engine::config::load(&ctx.paths.config_file())
+            .map_err(anyhow::Error::msg)?
+            .expiry_policy()
+    } else {
+        ExpiryPolicy::default()
+    };
+    Ok(ExpiryPolicy {
+        warn_days: a.warn_days.or(from_config.warn_days),
+        crit_days: a.crit_days.or(from_config.crit_days),
+    })
 }
 
 fn prepare(engine: &Engine, site: &Site) -> Prepared {

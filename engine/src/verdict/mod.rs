@@ -8,9 +8,11 @@
 //! raise or lower a CA change ([`ca_change_severity`]). Adding a kind of
 //! evidence never rewrites the other rules.
 
+mod expiry;
 mod rules;
 mod vocab;
 
+pub use expiry::ExpiryPolicy;
 pub use rules::{ca_change_severity, judge};
 pub use vocab::*;
 

@@ -15,6 +15,7 @@ pub fn judge(input: &Input<'_>) -> Verdict {
     let previous = input.history.sightings.last();
 
     validity_rules(input, &mut reasons);
+    expiry_rule(input, &mut reasons);
     trust_rules(input, accepted.as_ref(), &mut reasons);
     let previous_ca = history_rules(input, accepted.as_ref(), &mut reasons);
     evidence_rules(input, &mut reasons);
@@ -99,6 +100,20 @@ fn validity_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
                 input.host
             ),
         );
+    }
+}
+
+/// `expires_soon`, when the caller asked for it (CLI and daemon, not browser visits).
+fn expiry_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
+    let Some(policy) = &input.evidence.expiry else {
+        return;
+    };
+    let leaf = &input.chain[0];
+    if input.trust.expired || input.trust.not_yet_valid {
+        return;
+    }
+    if let Some(r) = policy.assess(leaf.not_before, leaf.not_after, input.now) {
+        reasons.push(r);
     }
 }
 

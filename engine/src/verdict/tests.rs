@@ -399,6 +399,52 @@ fn judge_table() {
     );
     r.not_codes = &["renewed"];
     rows.push(r);
+    // Expiry: only when the caller passes thresholds (CLI, daemon).
+    let mut r = row(
+        "expires in 2 hours, thresholds given",
+        vec![seen("new", le("R10"), 10, soon)],
+        le("R10"),
+        Severity::Critical,
+        &["expires_soon", "unchanged"],
+    );
+    r.leaf_not_after = NOW + 7200;
+    r.evidence.expiry = Some(ExpiryPolicy::default());
+    rows.push(r);
+    let mut r = row(
+        "expires in 2 hours, browser visit (no thresholds)",
+        vec![seen("new", le("R10"), 10, soon)],
+        le("R10"),
+        Severity::Ok,
+        &["unchanged"],
+    );
+    r.leaf_not_after = NOW + 7200;
+    r.not_codes = &["expires_soon"];
+    rows.push(r);
+    let mut r = row(
+        "expires in 60 days, --warn-days 90",
+        vec![],
+        le("R10"),
+        Severity::Warning,
+        &["expires_soon", "first_seen"],
+    );
+    r.leaf_not_after = later;
+    r.evidence.expiry = Some(ExpiryPolicy {
+        warn_days: Some(90),
+        crit_days: None,
+    });
+    rows.push(r);
+    let mut r = row(
+        "expired with thresholds: expired, not expires_soon",
+        vec![],
+        le("R10"),
+        Severity::Critical,
+        &["expired"],
+    );
+    r.trust.expired = true;
+    r.leaf_not_after = NOW - DAY;
+    r.evidence.expiry = Some(ExpiryPolicy::default());
+    r.not_codes = &["expires_soon"];
+    rows.push(r);
 
     for r in rows {
         let history = History {
@@ -453,6 +499,7 @@ fn reason_codes_are_stable_snake_case() {
         Code::CaChanged,
         Code::BrowserChainDiffers,
         Code::NotYetValid,
+        Code::ExpiresSoon,
     ] {
         let s = c.as_str();
         assert!(

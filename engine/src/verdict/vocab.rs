@@ -94,6 +94,8 @@ pub enum Code {
     InterceptorKnown,
     /// The browser received a different chain than certwatch's own probe.
     BrowserChainDiffers,
+    /// The leaf expires within the expiry thresholds (CLI and daemon only).
+    ExpiresSoon,
 }
 
 impl Code {
@@ -124,6 +126,7 @@ impl Code {
             Code::CaaNone => "caa_none",
             Code::InterceptorKnown => "interceptor_known",
             Code::BrowserChainDiffers => "browser_chain_differs",
+            Code::ExpiresSoon => "expires_soon",
         }
     }
 }
@@ -288,6 +291,9 @@ pub struct Evidence {
     pub interceptor_accepted: Option<String>,
     /// The browser saw a different chain: a description of the difference.
     pub browser_chain_differs: Option<String>,
+    /// Expiry thresholds: set by `certwatch check` and the daemon, absent for
+    /// browser visits (where `expires_soon` would be noise).
+    pub expiry: Option<super::expiry::ExpiryPolicy>,
 }
 
 /// Everything the judge looks at.
