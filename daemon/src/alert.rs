@@ -45,7 +45,7 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
     let (title, body) = texts(c);
     let json = certwatch_engine::report::checked_json(c).to_string();
     let ca_key = format!("{}|{}", c.analysis.ca.root_spki, c.analysis.ca.owner);
-    let id = match certwatch_engine::watch::raise(
+    let id = match certwatch_engine::store::watch::raise(
         &mut inner.store,
         c.at,
         &c.site.to_string(),
