@@ -64,7 +64,7 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
         let leaf = c.analysis.chain.first().map(|l| l.sha256.as_str());
         ca_key = format!("expires_soon|{}", leaf.unwrap_or(""));
     }
-    let id = match certwatch_engine::watch::raise(
+    let id = match certwatch_engine::store::watch::raise(
         &mut inner.store,
         c.at,
         &c.site.to_string(),

@@ -28,9 +28,10 @@ use certwatch_engine::client::{MAX_LINE, PROTOCOL_VERSION};
 use certwatch_engine::config::Config;
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::{self, ProbeConfig, Site};
+use certwatch_engine::schedule::parse_every;
+use certwatch_engine::store::watch;
 use certwatch_engine::store::Store;
 use certwatch_engine::trust::{Classifier, LocalRoots};
-use certwatch_engine::watch;
 
 /// Everything the blocking side needs.
 pub struct Inner {
@@ -98,7 +99,6 @@ impl Inner {
         if let Some(aside) = &store.moved_aside {
             tracing::warn!("corrupt database moved to {}", aside.display());
         }
-        watch::ensure(&mut store).map_err(|e| e.to_string())?;
         let engine = build_engine(&config, &mut store, &paths)?;
         Ok(Inner {
             store,
@@ -213,7 +213,7 @@ impl Shared {
     /// Checks every due watched site (blocking). Returns how many.
     fn run_due(&self) -> usize {
         let now = unix_now();
-        let due: Vec<watch::Watch> = match watch::list(&mut self.lock().store) {
+        let due: Vec<watch::Watch> = match watch::list(&self.lock().store) {
             Ok(l) => l.into_iter().filter(|w| w.next_due <= now).collect(),
             Err(e) => {
                 tracing::error!("watch list: {e}");
@@ -239,7 +239,7 @@ impl Shared {
     }
 
     fn next_due(&self) -> Option<i64> {
-        watch::list(&mut self.lock().store)
+        watch::list(&self.lock().store)
             .ok()
             .and_then(|l| l.iter().map(|w| w.next_due).min())
     }
@@ -273,13 +273,13 @@ impl Shared {
         let kind = req.get("type").and_then(Value::as_str).unwrap_or_default();
         match kind {
             "status" => {
-                let mut inner = self.lock();
+                let inner = self.lock();
                 let db_bytes = std::fs::metadata(&inner.paths.db)
                     .map(|m| m.len())
                     .unwrap_or(0);
                 let sites = inner.store.site_count().unwrap_or(0);
-                let open = watch::open_alerts(&mut inner.store).unwrap_or(0);
-                let watched = watch::list(&mut inner.store).map(|l| l.len()).unwrap_or(0);
+                let open = watch::open_alerts(&inner.store).unwrap_or(0);
+                let watched = watch::list(&inner.store).map(|l| l.len()).unwrap_or(0);
                 reply(
                     true,
                     json!({
@@ -325,7 +325,7 @@ impl Shared {
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .unwrap_or_else(|| inner.config.default_every.clone());
-                let every = match watch::parse_every(&every) {
+                let every = match parse_every(&every) {
                     Ok(e) => e,
                     Err(m) => return err("bad_request", m),
                 };

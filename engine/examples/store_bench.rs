@@ -116,10 +116,7 @@ fn main() {
 }
 
 fn checkpoint(store: &Store) {
-    store
-        .conn()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .expect("checkpoint");
+    store.checkpoint().expect("checkpoint");
 }
 
 fn file_size(p: &std::path::Path) -> u64 {

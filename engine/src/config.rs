@@ -87,7 +87,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
             .unwrap_or(1);
         format!("{file}:{line}: {}", e.message())
     })?;
-    crate::watch::parse_every(&c.default_every)
+    crate::schedule::parse_every(&c.default_every)
         .map_err(|e| format!("{file}: default_every: {e}"))?;
     if let Some(h) = c.hook.first() {
         if h.trim().is_empty() {

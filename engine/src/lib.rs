@@ -23,10 +23,10 @@ pub mod pins;
 pub mod probe;
 pub mod report;
 pub mod sanitize;
+pub mod schedule;
 pub mod store;
 pub mod trust;
 pub mod verdict;
-pub mod watch;
 
 /// The certwatch version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

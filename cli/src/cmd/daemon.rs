@@ -8,7 +8,8 @@ use certwatch_engine::client::Client;
 use certwatch_engine::probe::Site;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
-use certwatch_engine::watch;
+use certwatch_engine::schedule::parse_every;
+use certwatch_engine::store::watch;
 use serde_json::json;
 
 use crate::args::{AlertsArgs, LogArgs, StatusArgs, WatchCommand};
@@ -22,11 +23,11 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Status> {
         .map(|m| m.len())
         .unwrap_or(0);
     let (sites, open, watched) = if ctx.paths.db.exists() {
-        let mut s = ctx.store()?;
+        let s = ctx.store()?;
         (
             s.site_count()?,
-            watch::open_alerts(&mut s)?,
-            watch::list(&mut s)?.len(),
+            watch::open_alerts(&s)?,
+            watch::list(&s)?.len(),
         )
     } else {
         (0, 0, 0)
@@ -90,7 +91,7 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
                     .map(|c| c.default_every)
                     .unwrap_or_else(|_| "6h".into())
             });
-            let secs = watch::parse_every(&every).map_err(anyhow::Error::msg)?;
+            let secs = parse_every(&every).map_err(anyhow::Error::msg)?;
             watch::add(&mut store, &site, a.connect.as_deref(), secs, unix_now())?;
             super::out(&format!(
                 "watching {} every {every}",
@@ -105,7 +106,7 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
             super::out(&format!("no longer watching {site}"))?;
         }
         WatchCommand::List(a) => {
-            let list = watch::list(&mut store)?;
+            let list = watch::list(&store)?;
             for w in &list {
                 if a.json {
                     super::out(&json!({
@@ -152,7 +153,7 @@ pub fn alerts(ctx: &Ctx, a: AlertsArgs) -> Result<Status> {
         }
         _ => bail!("usage: certwatch alerts [--all] [--json] | certwatch alerts ack ID"),
     }
-    let list = watch::alerts(&mut store, a.all)?;
+    let list = watch::alerts(&store, a.all)?;
     for al in &list {
         if a.json {
             let verdict: serde_json::Value = serde_json::from_str(&al.json).unwrap_or_default();

@@ -12,13 +12,14 @@ use certwatch_engine::interceptor;
 use certwatch_engine::model::{parse_chain, split_chain};
 use certwatch_engine::pins::path::path_spkis;
 use certwatch_engine::pins::{
-    self, chromium, generate, parse_date_or_time, parse_spki_hash, user, Pin, PinCheck, PinDb,
-    PinEntry, Pinset,
+    self, chromium, generate, parse_date_or_time, parse_spki_hash, Pin, PinCheck, PinDb, PinEntry,
+    Pinset,
 };
 use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
 use certwatch_engine::probe::{self, ProbeConfig, Site};
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::store::pins as user;
 use certwatch_engine::store::Store;
 use certwatch_engine::verdict::{Evidence, History};
 use serde_json::json;

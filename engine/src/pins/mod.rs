@@ -18,7 +18,6 @@ pub mod chromium;
 pub mod generate;
 pub mod path;
 pub mod source;
-pub mod user;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,7 +9,8 @@ use crate::store::{Store, StoreError};
 use crate::verdict::{Evidence, PinEvidence};
 
 use super::path::path_spkis;
-use super::{user, PinCheck, PinDb};
+use super::{PinCheck, PinDb};
+use crate::store::pins as user;
 
 /// Shipped pins with the user's (from `store`) layered on top.
 pub fn effective_pins(store: Option<&mut Store>) -> Result<PinDb, StoreError> {

@@ -1,13 +1,13 @@
-//! User pins and acknowledged interception roots, kept in the history store
-//! (module `pins`, its own append-only migrations).
+//! Store module `pins`: the user's pins and acknowledged interception roots
+//! (its own append-only migrations). The pin model is [`crate::pins`].
 
 use rusqlite::{params, OptionalExtension as _};
 
-use super::{Pin, PinDb, PinEntry, Pinset};
-use crate::store::{Store, StoreError};
+use super::{Store, StoreError};
+use crate::pins::{Pin, PinDb, PinEntry, Pinset};
 
 /// The `pins` module's migrations. Append only; never edit one.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE pin_sets (
     name        TEXT PRIMARY KEY,
     expires     INTEGER,
@@ -50,31 +50,18 @@ pub struct AcceptedInterceptor {
     pub at: i64,
 }
 
-fn err(store: &Store, e: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        path: store.path().to_path_buf(),
-        detail: e.to_string(),
-    }
-}
-
-/// Creates or upgrades the module's tables.
-pub fn ensure(store: &mut Store) -> Result<(), StoreError> {
-    store.ensure_module("pins", MIGRATIONS)
-}
-
 /// Reads the user's pins.
-pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
-    ensure(store)?;
+pub fn load(store: &Store) -> Result<PinDb, StoreError> {
     let mut db = PinDb::new();
-    let c = store.conn();
+    let c = &store.conn;
     let sets: Vec<(String, Option<i64>, Option<String>)> = {
         let mut st = c
             .prepare("SELECT name, expires, description FROM pin_sets ORDER BY name")
-            .map_err(|e| err(store, e))?;
+            .map_err(|e| store.err(e))?;
         let rows = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| err(store, e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| err(store, e))?
+            .map_err(|e| store.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| store.err(e))?
     };
     for (name, expires, description) in sets {
         let mut set = Pinset {
@@ -87,7 +74,7 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
         };
         let mut st = c
             .prepare("SELECT role, spki, label FROM pin_keys WHERE pinset = ?1 ORDER BY rowid")
-            .map_err(|e| err(store, e))?;
+            .map_err(|e| store.err(e))?;
         let rows = st
             .query_map(params![name], |r| {
                 Ok((
@@ -96,9 +83,9 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
                     r.get::<_, String>(2)?,
                 ))
             })
-            .map_err(|e| err(store, e))?;
+            .map_err(|e| store.err(e))?;
         for row in rows {
-            let (role, spki, label) = row.map_err(|e| err(store, e))?;
+            let (role, spki, label) = row.map_err(|e| store.err(e))?;
             let pin = Pin { spki, label };
             match role.as_str() {
                 "pin" => set.pins.push(pin),
@@ -110,7 +97,7 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
     }
     let mut st = c
         .prepare("SELECT host, include_subdomains, pinset FROM pin_entries ORDER BY host")
-        .map_err(|e| err(store, e))?;
+        .map_err(|e| store.err(e))?;
     let rows = st
         .query_map([], |r| {
             Ok(PinEntry {
@@ -119,9 +106,9 @@ pub fn load(store: &mut Store) -> Result<PinDb, StoreError> {
                 pinset: r.get(2)?,
             })
         })
-        .map_err(|e| err(store, e))?;
+        .map_err(|e| store.err(e))?;
     for row in rows {
-        db.insert_entry(row.map_err(|e| err(store, e))?);
+        db.insert_entry(row.map_err(|e| store.err(e))?);
     }
     Ok(db)
 }
@@ -135,13 +122,9 @@ pub fn save(
     source: &str,
     now: i64,
 ) -> Result<(usize, usize), StoreError> {
-    ensure(store)?;
-    let path = store.path().to_path_buf();
-    let map = |e: rusqlite::Error| StoreError::Sqlite {
-        path: path.clone(),
-        detail: e.to_string(),
-    };
-    let tx = store.conn_mut().transaction().map_err(map)?;
+    let (path, busy) = (store.path.clone(), store.busy_ms);
+    let map = |e: rusqlite::Error| super::error::map_err(&path, busy, e);
+    let tx = store.conn.transaction().map_err(map)?;
     let mut sets = 0;
     for p in db.pinsets() {
         tx.execute("DELETE FROM pin_keys WHERE pinset = ?1", params![p.name])
@@ -176,23 +159,20 @@ pub fn save(
         entries += 1;
     }
     tx.commit().map_err(map)?;
+    store.note_own_change();
     Ok((sets, entries))
 }
 
 /// Removes the entry for `host` and any pinset no entry uses any more.
 /// Returns the removed entry.
 pub fn remove(store: &mut Store, host: &str) -> Result<Option<PinEntry>, StoreError> {
-    ensure(store)?;
     let db = load(store)?;
     let Some(entry) = db.entries().find(|e| e.host == host).cloned() else {
         return Ok(None);
     };
-    let path = store.path().to_path_buf();
-    let map = |e: rusqlite::Error| StoreError::Sqlite {
-        path: path.clone(),
-        detail: e.to_string(),
-    };
-    let tx = store.conn_mut().transaction().map_err(map)?;
+    let (path, busy) = (store.path.clone(), store.busy_ms);
+    let map = |e: rusqlite::Error| super::error::map_err(&path, busy, e);
+    let tx = store.conn.transaction().map_err(map)?;
     tx.execute("DELETE FROM pin_entries WHERE host = ?1", params![host])
         .map_err(map)?;
     tx.execute(
@@ -206,6 +186,7 @@ pub fn remove(store: &mut Store, host: &str) -> Result<Option<PinEntry>, StoreEr
     )
     .map_err(map)?;
     tx.commit().map_err(map)?;
+    store.note_own_change();
     Ok(Some(entry))
 }
 
@@ -217,40 +198,39 @@ pub fn accept_interceptor(
     label: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    ensure(store)?;
     store
-        .conn()
+        .conn
         .execute(
             "INSERT INTO interceptor_accepts (root_spki, network, label, created) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(root_spki) DO UPDATE SET network = excluded.network, label = excluded.label",
             params![root_spki, network, label, now],
         )
-        .map(|_| ())
-        .map_err(|e| err(store, e))
+        .map_err(|e| store.err(e))?;
+    store.note_own_change();
+    Ok(())
 }
 
 /// Forgets an acknowledged root; returns whether it was there.
 pub fn forget_interceptor(store: &mut Store, root_spki: &str) -> Result<bool, StoreError> {
-    ensure(store)?;
-    store
-        .conn()
+    let n = store
+        .conn
         .execute(
             "DELETE FROM interceptor_accepts WHERE root_spki = ?1",
             params![root_spki],
         )
-        .map(|n| n > 0)
-        .map_err(|e| err(store, e))
+        .map_err(|e| store.err(e))?;
+    store.note_own_change();
+    Ok(n > 0)
 }
 
 /// The acknowledged interception roots.
-pub fn accepted_interceptors(store: &mut Store) -> Result<Vec<AcceptedInterceptor>, StoreError> {
-    ensure(store)?;
-    let c = store.conn();
+pub fn accepted_interceptors(store: &Store) -> Result<Vec<AcceptedInterceptor>, StoreError> {
+    let c = &store.conn;
     let mut st = c
         .prepare(
             "SELECT root_spki, network, label, created FROM interceptor_accepts ORDER BY created",
         )
-        .map_err(|e| err(store, e))?;
+        .map_err(|e| store.err(e))?;
     let rows = st
         .query_map([], |r| {
             Ok(AcceptedInterceptor {
@@ -260,31 +240,28 @@ pub fn accepted_interceptors(store: &mut Store) -> Result<Vec<AcceptedIntercepto
                 at: r.get(3)?,
             })
         })
-        .map_err(|e| err(store, e))?;
-    rows.collect::<Result<_, _>>().map_err(|e| err(store, e))
+        .map_err(|e| store.err(e))?;
+    rows.collect::<Result<_, _>>().map_err(|e| store.err(e))
 }
 
 /// The network a root was acknowledged for, if any.
-pub fn interceptor_network(
-    store: &mut Store,
-    root_spki: &str,
-) -> Result<Option<String>, StoreError> {
-    ensure(store)?;
+pub fn interceptor_network(store: &Store, root_spki: &str) -> Result<Option<String>, StoreError> {
     store
-        .conn()
+        .conn
         .query_row(
             "SELECT network FROM interceptor_accepts WHERE root_spki = ?1",
             params![root_spki],
             |r| r.get(0),
         )
         .optional()
-        .map_err(|e| err(store, e))
+        .map_err(|e| store.err(e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pins::parse_toml;
+    use crate::store::Store;
 
     #[test]
     fn save_load_remove_round_trip() {

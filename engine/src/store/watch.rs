@@ -1,16 +1,15 @@
-//! The watch list and the alerts: the daemon's own tables (store module
-//! `daemon`, via [`Store::ensure_module`]). Usable without the daemon, so the
-//! CLI edits the watch list and acknowledges alerts with no daemon running.
-//!
-//! Scheduling maths ([`next_due_after_success`], [`next_due_after_failure`])
-//! are pure functions of their inputs.
+//! Store module `daemon`: the watch list, the alerts and the audit-log
+//! listing (its own append-only migrations). Usable without the daemon, so
+//! the CLI edits the watch list and acknowledges alerts with no daemon
+//! running. The schedule maths are pure: [`crate::schedule`].
 
 use rusqlite::{params, OptionalExtension};
 
+use super::{Store, StoreError};
 use crate::probe::Site;
-use crate::store::{Store, StoreError};
+use crate::schedule::{next_due_after_failure, next_due_after_success};
 
-const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE watch (
     id          INTEGER PRIMARY KEY,
     host        TEXT NOT NULL,
@@ -36,11 +35,6 @@ CREATE TABLE alerts (
     UNIQUE(site, ca_key)
 );
 "#];
-
-/// Opens the module's tables.
-pub fn ensure(store: &mut Store) -> Result<(), StoreError> {
-    store.ensure_module("daemon", MIGRATIONS)
-}
 
 /// One watched site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +76,6 @@ pub struct Alert {
     pub acked_at: Option<i64>,
 }
 
-fn sql(store: &Store, e: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite {
-        path: store.path().to_path_buf(),
-        detail: e.to_string(),
-    }
-}
-
 /// Adds (or updates) a watched site, due now.
 pub fn add(
     store: &mut Store,
@@ -97,16 +84,15 @@ pub fn add(
     every_secs: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    ensure(store)?;
     store
-        .conn()
+        .conn
         .execute(
             "INSERT INTO watch (host, port, connect, every_secs, next_due) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(host, port) DO UPDATE SET connect = excluded.connect,
                  every_secs = excluded.every_secs, next_due = excluded.next_due, failures = 0",
             params![site.host, site.port, connect, every_secs, now],
         )
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     store.log_event(
         now,
         "watch_add",
@@ -117,14 +103,13 @@ pub fn add(
 
 /// Removes a watched site; false when it was not watched.
 pub fn remove(store: &mut Store, site: &Site, now: i64) -> Result<bool, StoreError> {
-    ensure(store)?;
     let n = store
-        .conn()
+        .conn
         .execute(
             "DELETE FROM watch WHERE host = ?1 AND port = ?2",
             params![site.host, site.port],
         )
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     if n > 0 {
         store.log_event(now, "watch_remove", Some(&site.to_string()), "")?;
     }
@@ -132,12 +117,11 @@ pub fn remove(store: &mut Store, site: &Site, now: i64) -> Result<bool, StoreErr
 }
 
 /// The watch list, soonest first.
-pub fn list(store: &mut Store) -> Result<Vec<Watch>, StoreError> {
-    ensure(store)?;
+pub fn list(store: &Store) -> Result<Vec<Watch>, StoreError> {
     let mut stmt = store
-        .conn()
+        .conn
         .prepare("SELECT host, port, connect, every_secs, next_due, failures, last_error, last_check FROM watch ORDER BY next_due, host")
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     let rows = stmt
         .query_map([], |r| {
             Ok(Watch {
@@ -153,9 +137,9 @@ pub fn list(store: &mut Store) -> Result<Vec<Watch>, StoreError> {
                 last_check: r.get(7)?,
             })
         })
-        .map_err(|e| sql(store, e))?
+        .map_err(|e| store.err(e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| sql(store, e));
+        .map_err(|e| store.err(e));
     rows
 }
 
@@ -174,60 +158,14 @@ pub fn record_check(
         ),
     };
     store
-        .conn()
+        .conn
         .execute(
             "UPDATE watch SET next_due = ?1, failures = ?2, last_error = ?3, last_check = ?4
              WHERE host = ?5 AND port = ?6",
             params![next, failures, error, now, w.site.host, w.site.port],
         )
         .map(|_| ())
-        .map_err(|e| sql(store, e))
-}
-
-/// After a successful check: `every` later, ±10% jitter (deterministic per
-/// site and time, so sites added together spread out).
-pub fn next_due_after_success(site: &Site, every_secs: i64, now: i64) -> i64 {
-    let every = every_secs.max(60);
-    let span = every / 10;
-    if span == 0 {
-        return now + every;
-    }
-    let seed = crate::model::sha256_hex(format!("{site}@{now}").as_bytes());
-    let r = i64::from_str_radix(&seed[..8], 16).unwrap_or(0);
-    now + every - span + r % (2 * span + 1)
-}
-
-/// After `failures` consecutive failures: 1 min, 2, 4, … capped at `every`.
-pub fn next_due_after_failure(every_secs: i64, failures: i64, now: i64) -> i64 {
-    let exp = failures.clamp(1, 20) - 1;
-    let backoff = 60i64.saturating_mul(1i64 << exp);
-    now + backoff.min(every_secs.max(60))
-}
-
-/// Parses `90s`, `30m`, `6h`, `1d` (or plain seconds).
-pub fn parse_every(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30m, 6h or 1d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
-    };
-    let secs = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too long"))?;
-    if !(60..=366 * 86_400).contains(&secs) {
-        return Err(format!("{s:?}: the interval must be between 1m and 366d"));
-    }
-    Ok(secs)
+        .map_err(|e| store.err(e))
 }
 
 /// Stores an alert unless one exists for the same site and CA; returns its
@@ -243,32 +181,30 @@ pub fn raise(
     body: &str,
     json: &str,
 ) -> Result<Option<i64>, StoreError> {
-    ensure(store)?;
     let n = store
-        .conn()
+        .conn
         .execute(
             "INSERT OR IGNORE INTO alerts (at, site, ca_key, severity, title, body, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![at, site, ca_key, severity, title, body, json],
         )
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     if n == 0 {
         return Ok(None);
     }
-    let id = store.conn().last_insert_rowid();
+    let id = store.conn.last_insert_rowid();
     store.log_event(at, "alert", Some(site), title)?;
     Ok(Some(id))
 }
 
 /// Alerts, newest first; `all` includes acknowledged ones.
-pub fn alerts(store: &mut Store, all: bool) -> Result<Vec<Alert>, StoreError> {
-    ensure(store)?;
+pub fn alerts(store: &Store, all: bool) -> Result<Vec<Alert>, StoreError> {
     let q = if all {
         "SELECT id, at, site, severity, title, body, json, acked_at FROM alerts ORDER BY at DESC, id DESC"
     } else {
         "SELECT id, at, site, severity, title, body, json, acked_at FROM alerts WHERE acked_at IS NULL ORDER BY at DESC, id DESC"
     };
-    let mut stmt = store.conn().prepare(q).map_err(|e| sql(store, e))?;
+    let mut stmt = store.conn.prepare(q).map_err(|e| store.err(e))?;
     let rows = stmt
         .query_map([], |r| {
             Ok(Alert {
@@ -282,22 +218,21 @@ pub fn alerts(store: &mut Store, all: bool) -> Result<Vec<Alert>, StoreError> {
                 acked_at: r.get(7)?,
             })
         })
-        .map_err(|e| sql(store, e))?
+        .map_err(|e| store.err(e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| sql(store, e));
+        .map_err(|e| store.err(e));
     rows
 }
 
 /// Acknowledges an alert; false when there is no such open alert.
 pub fn ack(store: &mut Store, id: i64, now: i64) -> Result<bool, StoreError> {
-    ensure(store)?;
     let n = store
-        .conn()
+        .conn
         .execute(
             "UPDATE alerts SET acked_at = ?1 WHERE id = ?2 AND acked_at IS NULL",
             params![now, id],
         )
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     if n > 0 {
         store.log_event(now, "alert_ack", None, &format!("alert {id}"))?;
     }
@@ -305,10 +240,9 @@ pub fn ack(store: &mut Store, id: i64, now: i64) -> Result<bool, StoreError> {
 }
 
 /// Open (unacknowledged) alerts.
-pub fn open_alerts(store: &mut Store) -> Result<i64, StoreError> {
-    ensure(store)?;
+pub fn open_alerts(store: &Store) -> Result<i64, StoreError> {
     store
-        .conn()
+        .conn
         .query_row(
             "SELECT COUNT(*) FROM alerts WHERE acked_at IS NULL",
             [],
@@ -316,7 +250,7 @@ pub fn open_alerts(store: &mut Store) -> Result<i64, StoreError> {
         )
         .optional()
         .map(|v| v.unwrap_or(0))
-        .map_err(|e| sql(store, e))
+        .map_err(|e| store.err(e))
 }
 
 /// One audit event.
@@ -335,9 +269,9 @@ pub struct Event {
 /// Events since `since`, oldest first.
 pub fn events(store: &Store, since: i64) -> Result<Vec<Event>, StoreError> {
     let mut stmt = store
-        .conn()
+        .conn
         .prepare("SELECT at, kind, site, detail FROM events WHERE at >= ?1 ORDER BY at, id")
-        .map_err(|e| sql(store, e))?;
+        .map_err(|e| store.err(e))?;
     let rows = stmt
         .query_map(params![since], |r| {
             Ok(Event {
@@ -347,38 +281,15 @@ pub fn events(store: &Store, since: i64) -> Result<Vec<Event>, StoreError> {
                 detail: r.get(3)?,
             })
         })
-        .map_err(|e| sql(store, e))?
+        .map_err(|e| store.err(e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| sql(store, e));
+        .map_err(|e| store.err(e));
     rows
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_table() {
-        assert_eq!(parse_every("6h"), Ok(6 * 3600));
-        assert_eq!(parse_every("30m"), Ok(1800));
-        assert_eq!(parse_every("1d"), Ok(86_400));
-        assert_eq!(parse_every("3600"), Ok(3600));
-        for bad in ["", "h", "5x", "10s", "400d", "99999999999999999999h"] {
-            assert!(parse_every(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn schedule_maths() {
-        let site = Site::parse("a.test", 443).unwrap();
-        for now in [0, 1_000_000, 1_800_000_000] {
-            let d = next_due_after_success(&site, 3600, now) - now;
-            assert!((3240..=3960).contains(&d), "{d}");
-        }
-        assert_eq!(next_due_after_failure(3600, 1, 0), 60);
-        assert_eq!(next_due_after_failure(3600, 3, 0), 240);
-        assert_eq!(next_due_after_failure(3600, 30, 0), 3600);
-    }
 
     #[test]
     fn alerts_deduplicate_per_site_and_ca() {
@@ -394,10 +305,10 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        assert_eq!(open_alerts(&mut s).unwrap(), 2);
+        assert_eq!(open_alerts(&s).unwrap(), 2);
         assert!(ack(&mut s, a.unwrap(), 4).unwrap());
         assert!(!ack(&mut s, a.unwrap(), 5).unwrap());
-        assert_eq!(alerts(&mut s, false).unwrap().len(), 1);
-        assert_eq!(alerts(&mut s, true).unwrap().len(), 2);
+        assert_eq!(alerts(&s, false).unwrap().len(), 1);
+        assert_eq!(alerts(&s, true).unwrap().len(), 2);
     }
 }
