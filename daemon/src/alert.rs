@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use certwatch_engine::check::Checked;
-use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::sanitize::{escape_markup, sanitize};
 use certwatch_engine::verdict::{Code, Severity};
 
 use crate::server::{note_notify_failure, Inner, Shared};
@@ -83,6 +83,8 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
     };
     tracing::warn!(alert = id, site = %c.site, severity = c.verdict.severity.as_str(), "{title}");
     if inner.config.notifications {
+        // Notification servers may render markup: certificate text must not.
+        let (title, body) = (escape_markup(&title), escape_markup(&body));
         if let Err(e) = desktop(&title, &body, c.verdict.severity) {
             note_notify_failure(shared, &e);
         }

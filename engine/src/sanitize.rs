@@ -3,6 +3,8 @@
 //! Control characters (C0, DEL, C1), bidirectional overrides and isolates, and
 //! zero-width characters are replaced by `\u{…}` escapes, so a certificate
 //! cannot move the cursor, recolour the screen or reorder what the user reads.
+//! [`escape_markup`] additionally makes text safe inside notification or
+//! HTML markup (`<`, `>`, `&`).
 
 /// Escapes characters that could alter a terminal or hide text.
 pub fn sanitize(s: &str) -> String {
@@ -12,6 +14,21 @@ pub fn sanitize(s: &str) -> String {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+/// Escapes `&`, `<` and `>` for a markup context (desktop notification
+/// bodies and titles, HTML). Apply after [`sanitize`].
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
         }
     }
     out
@@ -44,6 +61,24 @@ mod tests {
         ];
         for (i, o) in cases {
             assert_eq!(sanitize(i), o);
+        }
+    }
+
+    #[test]
+    fn markup_table() {
+        let cases = [
+            ("Let's Encrypt", "Let's Encrypt"),
+            (
+                "<a href=\"https://evil.test\">Bank</a>",
+                "&lt;a href=\"https://evil.test\"&gt;Bank&lt;/a&gt;",
+            ),
+            ("A & B", "A &amp; B"),
+            ("&lt;", "&amp;lt;"),
+            ("<img src=x>", "&lt;img src=x&gt;"),
+            ("→ ünï", "→ ünï"),
+        ];
+        for (i, o) in cases {
+            assert_eq!(escape_markup(i), o, "{i}");
         }
     }
 }

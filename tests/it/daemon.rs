@@ -550,3 +550,62 @@ fn watched_site_expiring_soon_alerts() {
         .collect();
     assert!(codes.contains(&"expires_soon"), "{codes:?}");
 }
+
+/// Certificate text is escaped for the notification server's markup: an
+/// organisation `<a href=…>Bank</a>` reaches `Notify` as `&lt;a …&gt;`.
+#[test]
+fn notification_markup_is_escaped() {
+    const EVIL: &str = "<a href=\"https://evil.test\">Bank</a>";
+    let root_a = Ca::root("Plain Root", "Plain Trust");
+    let root_b = Ca::root("Evil Root", EVIL);
+    let srv = TlsServer::start(
+        &root_a
+            .intermediate("Plain CA", "Plain Trust")
+            .leaf(&["bank.test"]),
+    );
+    let e = TestEnv::new().public_roots(&[&root_a, &root_b]);
+    write_config(&e, "");
+    let Some((_bus, _server, addr, log)) = session_bus(e.dir.path()) else {
+        eprintln!("skipped: dbus-daemon or the notification server is not available");
+        return;
+    };
+    let _d = start_daemon(&e, Some(&addr));
+    let connect = format!("127.0.0.1:{}", srv.port());
+    let check = || {
+        request(
+            &e,
+            json!({"type": "check", "host": "bank.test", "connect": connect}),
+        )
+    };
+    assert_eq!(check()["result"]["severity"], "ok");
+    srv.swap(&root_b.intermediate("Evil CA", EVIL).leaf(&["bank.test"]));
+    let r = check();
+    assert!(
+        matches!(
+            r["result"]["severity"].as_str(),
+            Some("warning" | "critical")
+        ),
+        "{r}"
+    );
+    let notes: Vec<Value> = poll("the Notify call", 10, || {
+        let t = std::fs::read_to_string(&log).ok()?;
+        let v: Vec<Value> = t
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (!v.is_empty()).then_some(v)
+    });
+    let summary = notes[0]["summary"].as_str().unwrap();
+    let body = notes[0]["body"].as_str().unwrap();
+    for text in [summary, body] {
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    }
+    let escaped = "&lt;a href=\"https://evil.test\"&gt;Bank&lt;/a&gt;";
+    assert!(summary.contains(escaped), "{summary}");
+    assert!(body.contains(escaped), "{body}");
+    // The stored alert keeps the text as it is (the CLI sanitises for the terminal).
+    let out = e.run(&["alerts", "--json"]);
+    let alert: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert!(alert["title"].as_str().unwrap().contains(EVIL), "{alert}");
+}

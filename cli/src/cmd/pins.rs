@@ -494,7 +494,7 @@ fn generate_cmd(a: PinsGenerateArgs) -> Result<Status> {
 pub fn accept_interceptor(ctx: &Ctx, a: AcceptInterceptorArgs) -> Result<Status> {
     let mut store = ctx.store()?;
     if a.list {
-        let all = user::accepted_interceptors(&mut store)?;
+        let all = user::accepted_interceptors(&store)?;
         if all.is_empty() {
             super::out("no acknowledged interception roots")?;
         }

@@ -271,13 +271,13 @@ mod tests {
         );
         assert!(d.is_empty());
         assert_eq!(save(&mut s, &db, "test", 1).unwrap(), (1, 1));
-        assert_eq!(load(&mut s).unwrap(), db);
+        assert_eq!(load(&s).unwrap(), db);
         // saving again is idempotent
         save(&mut s, &db, "test", 2).unwrap();
-        assert_eq!(load(&mut s).unwrap(), db);
+        assert_eq!(load(&s).unwrap(), db);
         assert!(remove(&mut s, "a.test").unwrap().is_some());
         assert!(remove(&mut s, "a.test").unwrap().is_none());
-        assert!(load(&mut s).unwrap().is_empty());
+        assert!(load(&s).unwrap().is_empty());
     }
 
     #[test]
@@ -286,11 +286,11 @@ mod tests {
         accept_interceptor(&mut s, "K", "corp", Some("Corp Root"), 5).unwrap();
         accept_interceptor(&mut s, "K", "office", None, 6).unwrap();
         assert_eq!(
-            interceptor_network(&mut s, "K").unwrap().as_deref(),
+            interceptor_network(&s, "K").unwrap().as_deref(),
             Some("office")
         );
-        assert_eq!(interceptor_network(&mut s, "X").unwrap(), None);
-        assert_eq!(accepted_interceptors(&mut s).unwrap().len(), 1);
+        assert_eq!(interceptor_network(&s, "X").unwrap(), None);
+        assert_eq!(accepted_interceptors(&s).unwrap().len(), 1);
         assert!(forget_interceptor(&mut s, "K").unwrap());
         assert!(!forget_interceptor(&mut s, "K").unwrap());
     }
