@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
-cargo build --release -p certwatch-engine --features daemon --bin certwatchd --quiet
+cargo build --release -p certwatchd --bin certwatchd --quiet
 cargo build --release -p certwatch-cli --quiet
 home=$(mktemp -d)
 export CERTWATCH_HOME=$home
