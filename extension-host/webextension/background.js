@@ -55,6 +55,16 @@ function siteOf(url) {
 
 const tabKey = (tabId) => `tab:${tabId}`;
 
+// Which sites the tabs show is browsing history: it lives in session
+// storage (memory only, gone when the browser exits) where the browser has
+// it. Only the user's settings are kept in local storage.
+const tabStore = api.storage.session ?? api.storage.local;
+
+// Notification servers may render markup: certificate text never can.
+function escapeMarkup(s) {
+  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 // Read-modify-write of a tab's state and badge, one at a time per tab, so
 // an older answer or a re-applied badge never overwrites a newer state.
 const locks = new Map();
@@ -69,7 +79,7 @@ function withTab(tabId, fn) {
 }
 
 async function tabState(tabId) {
-  return (await api.storage.local.get(tabKey(tabId)))[tabKey(tabId)];
+  return (await tabStore.get(tabKey(tabId)))[tabKey(tabId)];
 }
 
 async function applyBadge(tabId, state) {
@@ -94,8 +104,8 @@ async function notify(state) {
     await api.notifications.create(`certwatch-${state.host}-${state.port}`, {
       type: "basic",
       iconUrl: api.runtime.getURL("icons/icon128.png"),
-      title: `certwatch: ${state.host}`,
-      message: before ? `Certificate authority changed: ${before} → ${now}` : `Check failed: ${now}`,
+      title: escapeMarkup(`certwatch: ${state.host}`),
+      message: escapeMarkup(before ? `Certificate authority changed: ${before} → ${now}` : `Check failed: ${now}`),
     });
   } catch {
     // Notifications unavailable (headless, denied).
@@ -109,7 +119,7 @@ async function check(tabId, site, extra) {
   if (ignored(site.host, s.ignore)) {
     await withTab(tabId, async () => {
       await applyBadge(tabId, null);
-      await api.storage.local.set({ [tabKey(tabId)]: { ...site, ignored: true, requestAt, at: Date.now() } });
+      await tabStore.set({ [tabKey(tabId)]: { ...site, ignored: true, requestAt, at: Date.now() } });
     });
     return;
   }
@@ -135,7 +145,7 @@ async function check(tabId, site, extra) {
     if (cur && cur.requestAt > requestAt) return false;
     await applyBadge(tabId, state);
     state.badgeAt = Date.now();
-    await api.storage.local.set({ [tabKey(tabId)]: state, last: { tabId, ...site, badgeAt: state.badgeAt } });
+    await tabStore.set({ [tabKey(tabId)]: state, last: { tabId, ...site, badgeAt: state.badgeAt } });
     return true;
   });
   if (shown && (severity === "critical" || severity === "warning")) notify(state);
@@ -202,13 +212,13 @@ function reapply(tabId, site) {
     if (st && st.host === site.host && st.port === site.port && !st.ignored) {
       await applyBadge(tabId, st);
       st.shownAt = Date.now();
-      await api.storage.local.set({ [tabKey(tabId)]: st });
+      await tabStore.set({ [tabKey(tabId)]: st });
     }
   });
 }
 
 api.tabs?.onRemoved?.addListener((tabId) => {
-  api.storage.local.remove(tabKey(tabId));
+  tabStore.remove(tabKey(tabId));
 });
 
 // Messages from the popup and the options page (this extension only).
@@ -223,7 +233,7 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
           if (st && st.host === msg.host && st.port === msg.port) {
             st.accepted = true;
             await applyBadge(msg.tabId, st);
-            await api.storage.local.set({ [tabKey(msg.tabId)]: st });
+            await tabStore.set({ [tabKey(msg.tabId)]: st });
           }
         });
       }

@@ -28,17 +28,24 @@ function caText(ca) {
   return parts.join(" · ");
 }
 
-// The tab this popup is about: `?url=` (when opened as a page, e.g. by
-// tests) or the active tab of the current window.
+// The tab this popup is about, chosen only from the browser's own state
+// (nothing a page can set): the active tab of the popup's window; when the
+// popup is itself open in a tab, the most recently used other tab. No
+// resource of the extension is web-accessible, so no page can open or
+// frame this one.
 async function targetTab() {
-  const want = new URLSearchParams(location.search).get("url");
-  if (want) {
-    const tabs = await api.tabs.query({});
-    return tabs.find((t) => t.url === want) ?? tabs.find((t) => t.url && t.url.startsWith(want)) ?? null;
+  const self = api.tabs.getCurrent ? await api.tabs.getCurrent() : undefined;
+  if (!self) {
+    const [tab] = await api.tabs.query({ active: true, currentWindow: true });
+    return tab ?? null;
   }
-  const [tab] = await api.tabs.query({ active: true, currentWindow: true });
-  return tab ?? null;
+  const own = api.runtime.getURL("");
+  const others = (await api.tabs.query({})).filter((t) => t.id !== self.id && !(t.url ?? "").startsWith(own));
+  others.sort((a, b) => (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0));
+  return others[0] ?? null;
 }
+
+const tabStore = api.storage.session ?? api.storage.local;
 
 let current = null;
 
@@ -46,7 +53,7 @@ async function render() {
   const tab = await targetTab();
   if (!tab) return;
   const key = `tab:${tab.id}`;
-  const st = (await api.storage.local.get(key))[key];
+  const st = (await tabStore.get(key))[key];
   current = st ? { ...st, tabId: tab.id } : null;
   try {
     const text = await api.action.getBadgeText({ tabId: tab.id });

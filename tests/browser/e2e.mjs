@@ -20,7 +20,7 @@
 // E2E_RUNS=N (repeat each browser N times, for timing statistics).
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { tmpdir } from "node:os";
@@ -165,6 +165,29 @@ async function startLauncher() {
   return { url: `http://127.0.0.1:${s.address().port}/`, stop: () => new Promise((r) => s.close(r)) };
 }
 
+// A page of the site inserts an iframe of the extension's popup and tries to
+// reach its "I trust this change" button: the frame must not load it.
+async function hostileFrame(page, popupUrl) {
+  await page.evaluate((u) => {
+    const f = document.createElement("iframe");
+    f.src = u;
+    f.id = "hostile";
+    document.body.append(f);
+  }, popupUrl);
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const f of page.frames()) {
+    if (f === page.mainFrame()) continue;
+    let found = false;
+    try {
+      found = await f.evaluate(() => Boolean(document.getElementById("accept")));
+    } catch {
+      found = false;
+    }
+    assert(!found, `a web page framed the popup (${f.url()})`);
+  }
+  log("hostile page could not frame the popup");
+}
+
 // Per-run world: dirs, env, manifests written by the real CLI.
 function world(browser) {
   const T = mkdtempSync(join(tmpdir(), `certwatch-e2e-${browser}-`));
@@ -219,7 +242,7 @@ async function runChromium(run) {
       poll("the badge update", async () => {
         const id = await tabId();
         if (id == null) return null;
-        const st = await sw.evaluate(async (k) => (await chrome.storage.local.get(k))[k], `tab:${id}`);
+        const st = await sw.evaluate(async (k) => (await chrome.storage.session.get(k))[k], `tab:${id}`);
         if (!st || st.requestAt < since || !st.badgeAt) return null;
         const badge = await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), id);
         return { ...st, badge, tabId: id };
@@ -248,9 +271,13 @@ async function runChromium(run) {
     t.load2 = t3 - t2;
     t.badge2 = s2.badgeAt - t3;
 
-    // Popup (opened as a page on the tab's URL).
+    // A hostile page frames the popup (the clickjacking attack): the
+    // extension has no web-accessible resource, so nothing of it loads.
+    await hostileFrame(page, `chrome-extension://${CHROMIUM_ID}/popup.html`);
+
+    // Popup, opened in a tab of its own: it describes the last used tab.
     const popup = await ctx.newPage();
-    await popup.goto(`chrome-extension://${CHROMIUM_ID}/popup.html?url=${encodeURIComponent(site.url)}`);
+    await popup.goto(`chrome-extension://${CHROMIUM_ID}/popup.html`);
     await popup.waitForFunction(() => document.querySelectorAll("#history li").length >= 2 && !document.getElementById("ca-before").hidden, null, { timeout: DEADLINE_MS });
     const text = await popup.evaluate(() => document.body.innerText);
     assert(text.includes(CA_ONE) && text.includes(CA_TWO), `popup names both CAs:\n${text}`);
@@ -275,7 +302,7 @@ async function runChromium(run) {
     const t4 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
     const s3 = await poll("ignored state", async () => {
-      const st = await sw.evaluate(async (k) => (await chrome.storage.local.get(k))[k], `tab:${s2.tabId}`);
+      const st = await sw.evaluate(async (k) => (await chrome.storage.session.get(k))[k], `tab:${s2.tabId}`);
       return st?.ignored && st.at >= t4 ? st : null;
     });
     assert(s3.ignored, "site ignored");
@@ -314,6 +341,18 @@ const FIREFOX_PREFS = {
   "extensions.webextensions.uuids": JSON.stringify({ [GECKO_ID]: FIREFOX_UUID }),
 };
 
+// puppeteer's waitForFunction does not run in Firefox's extension pages
+// over BiDi; evaluate does: poll it.
+function waitIn(page, fn, arg) {
+  return poll(`popup: ${fn}`, async () => {
+    try {
+      return (await page.evaluate(fn, arg)) || null;
+    } catch {
+      return null;
+    }
+  });
+}
+
 async function runFirefox(run) {
   const puppeteer = (await import("puppeteer-core")).default;
   const w = world("firefox");
@@ -333,28 +372,44 @@ async function runFirefox(run) {
     defaultViewport: { width: 480, height: 640 },
   });
   try {
-    await browser.installExtension(EXT_DIR);
+    // WebDriver BiDi cannot open an extension page in Firefox, so this run
+    // loads a test-only copy whose manifest makes the popup reachable from
+    // the launcher page. The shipped manifest has no web-accessible
+    // resource (tidy-checked below and exercised by the Chromium run's
+    // hostile-frame test).
+    const ext = join(w.T, "ext-test");
+    cpSync(EXT_DIR, ext, { recursive: true });
+    const mf = JSON.parse(readFileSync(join(ext, "manifest.json"), "utf8"));
+    mf.content_security_policy = { extension_pages: "script-src 'self'; object-src 'self'" };
+    mf.web_accessible_resources = [{ resources: ["popup.html", "popup.js", "popup.css"], matches: ["<all_urls>"] }];
+    writeFileSync(join(ext, "manifest.json"), JSON.stringify(mf));
+    await browser.installExtension(ext);
     t.ready = Date.now() - launchAt;
     const page = (await browser.pages())[0] ?? (await browser.newPage());
     // A second tab shows the popup for the first (it re-renders on every change).
     const popup = await browser.newPage();
     await popup.goto(launcher.url);
-    const popupUrl = `moz-extension://${FIREFOX_UUID}/popup.html?url=${encodeURIComponent(site.url)}`;
+    const popupUrl = `moz-extension://${FIREFOX_UUID}/popup.html`;
     await popup.evaluate((u) => {
       location.href = u;
     }, popupUrl);
-    await popup.waitForFunction(() => location.protocol === "moz-extension:", { timeout: DEADLINE_MS });
+    await poll("popup opened", async () => {
+      try {
+        return (await popup.evaluate(() => location.protocol)) === "moz-extension:";
+      } catch {
+        return false;
+      }
+    });
     const stateAfter = async (since) => {
-      const h = await popup.waitForFunction(
-        (s) => Number(document.body.dataset.requestAt ?? 0) >= s && Number(document.body.dataset.badgeAt ?? 0) > 0 && document.body.dataset.severity,
-        { timeout: DEADLINE_MS, polling: 50 },
+      await waitIn(
+        popup,
+        (s) => Number(document.body.dataset.requestAt ?? 0) >= s && Number(document.body.dataset.badgeAt ?? 0) > 0 && Boolean(document.body.dataset.severity),
         since,
       );
-      await h.dispose();
       return popup.evaluate(() => ({ ...document.body.dataset }));
     };
     const badgeIs = (want) =>
-      popup.waitForFunction((b) => document.body.dataset.badge === b, { timeout: DEADLINE_MS, polling: 50 }, want);
+      waitIn(popup, (b) => document.body.dataset.badge === b, want);
 
     // Visit 1: CA One.
     const t0 = Date.now();
@@ -381,7 +436,7 @@ async function runFirefox(run) {
     t.load2 = t3 - t2;
     t.badge2 = Number(s2.badgeAt) - t3;
 
-    await popup.waitForFunction(() => document.querySelectorAll("#history li").length >= 2 && !document.getElementById("ca-before").hidden, { timeout: DEADLINE_MS });
+    await waitIn(popup, () => document.querySelectorAll("#history li").length >= 2 && !document.getElementById("ca-before").hidden);
     const text = await popup.evaluate(() => document.body.innerText);
     assert(text.includes(CA_ONE) && text.includes(CA_TWO), `popup names both CAs:\n${text}`);
     // The browser's chain (not only the host's probe) was the observation.
@@ -389,7 +444,7 @@ async function runFirefox(run) {
       const api = globalThis.browser;
       const tabs = await api.tabs.query({});
       const tab = tabs.find((x) => x.url === k);
-      const st = (await api.storage.local.get(`tab:${tab.id}`))[`tab:${tab.id}`];
+      const st = (await api.storage.session.get(`tab:${tab.id}`))[`tab:${tab.id}`];
       return { source: st.reply?.result?.source, chain: st.reply?.result?.chain?.length, differs: st.reply?.result?.reasons?.some((r) => r.code === "browser_chain_differs") };
     }, site.url);
     assert(src.source === "browser" && src.chain === 2 && !src.differs, `Firefox sent its chain: ${JSON.stringify(src)}`);
@@ -398,7 +453,7 @@ async function runFirefox(run) {
 
     await popup.click("#accept");
     await badgeIs("");
-    await popup.waitForFunction(() => document.getElementById("accept-result").textContent.startsWith("Accepted"), { timeout: DEADLINE_MS });
+    await waitIn(popup, () => document.getElementById("accept-result").textContent.startsWith("Accepted"));
     await popup.screenshot({ path: join(ARTIFACTS, `firefox-popup-accepted${run ? `-${run}` : ""}.png`), fullPage: true });
     return t;
   } finally {
@@ -425,6 +480,11 @@ async function main() {
   }
   if (!existsSync(join(HERE, "node_modules"))) {
     console.error(`[e2e] FAIL: ${join(HERE, "node_modules")} missing: run \`npm ci --prefix tests/browser\` first`);
+    process.exit(1);
+  }
+  const shipped = JSON.parse(readFileSync(join(EXT_DIR, "manifest.json"), "utf8"));
+  if (shipped.web_accessible_resources || !/frame-ancestors 'none'/.test(shipped.content_security_policy?.extension_pages ?? "")) {
+    console.error("[e2e] FAIL: the shipped manifest must have no web_accessible_resources and a CSP with frame-ancestors 'none'");
     process.exit(1);
   }
   const wanted = (process.env.E2E_BROWSERS ?? "chromium,firefox").split(",").map((s) => s.trim());
