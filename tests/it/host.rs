@@ -523,6 +523,27 @@ fn extension_manifest_key_gives_the_fixed_ids() {
     assert_eq!(m["manifest_version"], 3);
 }
 
+/// No page may open or frame the popup (the clickjacking hole of the
+/// `?url=` era): nothing is web-accessible and extension pages refuse to be
+/// framed.
+#[test]
+fn extension_manifest_exposes_nothing_to_pages() {
+    let path = workspace_root().join("extension-host/webextension/manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(m.get("web_accessible_resources").is_none(), "{m}");
+    let csp = m["content_security_policy"]["extension_pages"]
+        .as_str()
+        .unwrap_or("");
+    assert!(csp.contains("frame-ancestors 'none'"), "CSP: {csp}");
+    let popup =
+        std::fs::read_to_string(workspace_root().join("extension-host/webextension/popup.js"))
+            .unwrap();
+    assert!(
+        !popup.contains("location.search"),
+        "the popup must not take its tab from its URL"
+    );
+}
+
 #[test]
 fn extension_install_and_uninstall() {
     let e = TestEnv::new();
