@@ -92,12 +92,12 @@ pub struct CheckArgs {
     /// Concurrent connections for several sites.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub jobs: u16,
-    /// Connect timeout in seconds.
-    #[arg(long = "connect-timeout", default_value_t = 5.0, value_name = "SECS")]
-    pub connect_timeout: f64,
-    /// TLS handshake timeout in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub timeout: f64,
+    /// Connect timeout in seconds [default: 5; config connect_timeout, $CERTWATCH_CONNECT_TIMEOUT].
+    #[arg(long = "connect-timeout", value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// TLS handshake timeout in seconds [default: 10; config timeout, $CERTWATCH_TIMEOUT].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
     /// Only print sites that are not OK.
     #[arg(long, short)]
     pub quiet: bool,
@@ -158,6 +158,17 @@ pub struct CaaArgs {
     /// DNS server for CAA look-ups, IP:PORT (UDP), instead of the system's.
     #[arg(long = "dns-server", value_name = "IP:PORT")]
     pub dns_server: Option<std::net::SocketAddr>,
+}
+
+impl CaaArgs {
+    /// `--caa` / `--no-caa` as a setting (`None`: not given).
+    pub fn layer(&self) -> Option<bool> {
+        match (self.caa, self.no_caa) {
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

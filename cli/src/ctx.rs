@@ -1,14 +1,18 @@
-//! Turns the global options into real objects: paths, roots, store.
+//! Turns the global options into real objects: paths, settings, engine, store.
+//!
+//! Settings are resolved with the one precedence of [`certwatch_engine::settings`]:
+//! built-in defaults < `config.toml` < `CERTWATCH_*` environment < flags.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
-use certwatch_engine::model::split_chain;
+use anyhow::Result;
+use certwatch_engine::check::Engine;
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::ProcessEnv;
+use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::settings::{Layer, Settings, Source};
 use certwatch_engine::store::Store;
-use certwatch_engine::trust::{Classifier, LocalRoots};
+use certwatch_engine::trust::Classifier;
 
 use crate::args::Global;
 
@@ -27,18 +31,44 @@ impl Ctx {
         Ok(Ctx { global, paths })
     }
 
-    /// Builds the trust classifier from `--roots` / `--local-roots`.
+    /// The global flags as a settings layer.
+    fn global_layer(&self) -> Layer {
+        Layer {
+            source: Source::Flags,
+            roots: self.global.roots.clone(),
+            local_roots: self.global.local_roots.clone(),
+            log_lists: (!self.global.log_list.is_empty()).then(|| self.global.log_list.clone()),
+            ..Layer::default()
+        }
+    }
+
+    /// The settings: config.toml < environment < global flags < `flags`
+    /// (the subcommand's own).
+    pub fn settings(&self, flags: Layer) -> Result<Settings> {
+        let config = certwatch_engine::config::load(&self.paths.config_file())
+            .map_err(anyhow::Error::msg)?;
+        let env = Layer::from_env(&ProcessEnv).map_err(anyhow::Error::msg)?;
+        Ok(Settings::resolve(&[
+            Layer::from_config(&config),
+            env,
+            self.global_layer(),
+            flags,
+        ]))
+    }
+
+    /// The engine for `settings`; setup warnings go to stderr.
+    pub fn engine(&self, settings: &Settings, store: Option<&mut Store>) -> Result<Engine> {
+        let (engine, warnings) = Engine::from_settings(settings, store, &self.paths.data_dir)?;
+        for w in warnings {
+            eprintln!("certwatch: {}", sanitize(&w));
+        }
+        Ok(engine)
+    }
+
+    /// The trust classifier of the resolved settings (roots).
     pub fn classifier(&self) -> Result<Arc<Classifier>> {
-        let public = match &self.global.roots {
-            Some(p) => Some(read_roots(p)?),
-            None => None,
-        };
-        let local = match &self.global.local_roots {
-            Some(p) => LocalRoots::Given(read_roots(p)?),
-            None => LocalRoots::Os,
-        };
-        let c = Classifier::new(public.as_deref(), local)?;
-        Ok(Arc::new(c))
+        let s = self.settings(Layer::default())?;
+        Ok(Arc::new(certwatch_engine::check::classifier(&s)?))
     }
 
     /// Opens the history store; reports a corrupt file that was moved aside.
@@ -53,14 +83,4 @@ impl Ctx {
         }
         Ok(s)
     }
-}
-
-/// Reads a PEM/DER file of root certificates. An empty file is an empty set
-/// (`--local-roots /dev/null` disables the OS store).
-pub fn read_roots(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    split_chain(&bytes).with_context(|| format!("{}", path.display()))
 }

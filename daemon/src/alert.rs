@@ -3,12 +3,13 @@
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use certwatch_engine::check::Checked;
 use certwatch_engine::sanitize::{escape_markup, sanitize};
 use certwatch_engine::verdict::{Code, Severity};
 
-use crate::server::{note_notify_failure, Inner, Shared};
+use crate::server::{note_notify_failure, Shared};
 
 /// Title and body of the notification for a checked site (pure).
 pub fn texts(c: &Checked) -> (String, String) {
@@ -51,8 +52,10 @@ fn expiry_only(c: &Checked) -> bool {
     loud.peek().is_some() && loud.all(|r| r.code == Code::ExpiresSoon)
 }
 
-/// Stores, notifies and runs the hook when the verdict deserves it.
-pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
+/// Stores, notifies and runs the hook when the verdict deserves it. The
+/// shared state is locked only to store the alert and read the config;
+/// the notification and the hook run with it released.
+pub fn maybe_alert(shared: &Shared, c: &Checked) {
     if c.verdict.severity < Severity::Warning {
         return;
     }
@@ -64,16 +67,25 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
         let leaf = c.analysis.chain.first().map(|l| l.sha256.as_str());
         ca_key = format!("expires_soon|{}", leaf.unwrap_or(""));
     }
-    let id = match certwatch_engine::store::watch::raise(
-        &mut inner.store,
-        c.at,
-        &c.site.to_string(),
-        &ca_key,
-        c.verdict.severity.as_str(),
-        &title,
-        &body,
-        &json,
-    ) {
+    let (raised, notifications, hook) = {
+        let mut inner = shared.lock();
+        let raised = certwatch_engine::store::watch::raise(
+            &mut inner.store,
+            c.at,
+            &c.site.to_string(),
+            &ca_key,
+            c.verdict.severity.as_str(),
+            &title,
+            &body,
+            &json,
+        );
+        (
+            raised,
+            inner.config.notifications,
+            inner.config.hook.clone(),
+        )
+    };
+    let id = match raised {
         Ok(Some(id)) => id,
         Ok(None) => return, // already alerted for this site and CA
         Err(e) => {
@@ -82,15 +94,15 @@ pub fn maybe_alert(inner: &mut Inner, shared: &Shared, c: &Checked) {
         }
     };
     tracing::warn!(alert = id, site = %c.site, severity = c.verdict.severity.as_str(), "{title}");
-    if inner.config.notifications {
+    if notifications {
         // Notification servers may render markup: certificate text must not.
         let (title, body) = (escape_markup(&title), escape_markup(&body));
         if let Err(e) = desktop(&title, &body, c.verdict.severity) {
             note_notify_failure(shared, &e);
         }
     }
-    if !inner.config.hook.is_empty() {
-        run_hook(&inner.config.hook, id, &json);
+    if !hook.is_empty() {
+        run_hook(hook, id, json);
     }
 }
 
@@ -113,8 +125,14 @@ fn desktop(title: &str, body: &str, sev: Severity) -> Result<(), String> {
     n.show().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// Runs the hook (argv, never a shell) with `{"alert_id", "verdict"}` on stdin.
-fn run_hook(argv: &[String], id: i64, json: &str) {
+/// How long the hook may run before it is killed.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the hook (argv, never a shell) with `{"alert_id", "verdict"}` on
+/// stdin, on a thread of its own: a hook that does not read its stdin or
+/// never exits is killed after [`HOOK_TIMEOUT`] and never holds up the
+/// daemon.
+fn run_hook(argv: Vec<String>, id: i64, json: String) {
     let payload = format!("{{\"alert_id\":{id},\"verdict\":{json}}}\n");
     let child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -122,16 +140,48 @@ fn run_hook(argv: &[String], id: i64, json: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    match child {
-        Ok(mut child) => {
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(payload.as_bytes());
-            }
-            // Reap it without blocking the daemon.
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("alert hook {:?}: {e}", argv[0]);
+            return;
+        }
+    };
+    let stdin = child.stdin.take();
+    std::thread::spawn(move || {
+        if let Some(mut stdin) = stdin {
+            // Writes on a thread of their own: a hook that never reads
+            // must not stall the timeout below.
             std::thread::spawn(move || {
-                let _ = child.wait();
+                let _ = stdin.write_all(payload.as_bytes());
             });
         }
-        Err(e) => tracing::warn!("alert hook {:?}: {e}", argv[0]),
-    }
+        let deadline = Instant::now() + HOOK_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        tracing::warn!("alert hook {:?} exited with {status}", argv[0]);
+                    }
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Ok(None) => {
+                    tracing::warn!(
+                        "alert hook {:?} still running after {HOOK_TIMEOUT:?}: killed",
+                        argv[0]
+                    );
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("alert hook {:?}: {e}", argv[0]);
+                    return;
+                }
+            }
+        }
+    });
 }

@@ -72,10 +72,9 @@ fn main() -> ExitCode {
                         _ = int.recv() => break,
                         _ = hup.recv() => {
                             let s = shared.clone();
-                            let r = tokio::task::spawn_blocking(move || s.handle(&serde_json::json!({"type": "reload"}))).await;
-                            match r {
-                                Ok(v) if v["ok"] == true => tracing::info!("config reloaded"),
-                                Ok(v) => tracing::error!("config not reloaded, keeping the running one: {}", v["error"]["message"].as_str().unwrap_or("?")),
+                            match tokio::task::spawn_blocking(move || s.reload()).await {
+                                Ok(Ok(())) => tracing::info!("config reloaded"),
+                                Ok(Err(e)) => tracing::error!("config not reloaded, keeping the running one: {e}"),
                                 Err(_) => {}
                             }
                         }

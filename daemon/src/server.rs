@@ -1,44 +1,52 @@
 //! certwatchd: the one writer of the history, the scheduler of watched
 //! sites, and the source of desktop alerts.
 //!
-//! Shape: a tokio runtime for the socket, signals and timers; all engine and
-//! SQLite work runs on blocking threads behind one `Mutex<Inner>` (rusqlite
-//! is not `Send` across awaits, and one writer is the point). Probes run
-//! without the lock. Shutdown is a `watch` channel: the accept loop stops,
-//! in-flight requests and the running schedule pass finish (their sightings
-//! are committed), then the process exits.
+//! Shape: a tokio runtime for the socket, signals and timers; engine and
+//! SQLite work runs on blocking threads. Shared state is one `Mutex<Inner>`
+//! (the store, the engine, the config), held only for local work: reading
+//! a history, recording a sighting, storing an alert. Probes, CAA look-ups,
+//! desktop notifications and the alert hook run with it released (the
+//! engine's [`Recorder`] here, [`Locked`], takes the lock per call). Before
+//! each check the engine re-reads the user's pins and acknowledged
+//! interceptors when the store changed (another process committed), so the
+//! CLI's `pins add` / `accept-interceptor` take effect at once. Shutdown is
+//! a `watch` channel: the accept loop stops, in-flight requests and the
+//! running schedule pass finish (their sightings are committed), then the
+//! process exits.
 //!
-//! IPC (documented in ARCHITECTURE.md): JSON lines on a Unix socket, mode
-//! 0600 in a 0700 directory, peer uid checked; requests
-//! `{"v":1,"id":…,"type":…}`, replies `{"v":1,"id":…,"ok":bool,…}`.
+//! IPC: JSON lines on a Unix socket, mode 0600 in a 0700 directory, peer uid
+//! checked; requests and replies are the typed [`Request`] / [`Reply`] of
+//! `certwatch_engine::client`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-use certwatch_engine::caa::CaaConfig;
-use certwatch_engine::check::{unix_now, CheckError, Checked, Engine, EvidenceSource};
-use certwatch_engine::client::{MAX_LINE, PROTOCOL_VERSION};
+use certwatch_engine::check::{unix_now, Analysis, CheckError, Checked, Engine, Recorder};
+use certwatch_engine::client::{Body, DaemonStatus, Reply, Request, MAX_LINE, PROTOCOL_VERSION};
 use certwatch_engine::config::Config;
 use certwatch_engine::paths::Paths;
-use certwatch_engine::probe::{self, ProbeConfig, Site};
+use certwatch_engine::probe::proxy::ProcessEnv;
+use certwatch_engine::probe::Site;
 use certwatch_engine::schedule::parse_every;
+use certwatch_engine::settings::{Layer, Settings};
 use certwatch_engine::store::watch;
-use certwatch_engine::store::Store;
-use certwatch_engine::trust::{Classifier, LocalRoots};
+use certwatch_engine::store::{Store, StoreError};
+use certwatch_engine::verdict::{History, Verdict};
 
 /// Everything the blocking side needs.
 pub struct Inner {
     pub(crate) store: Store,
     engine: Arc<Engine>,
+    /// The store's change stamp when the engine last read the user's declarations.
+    stamp: Option<(i64, u64)>,
     pub(crate) config: Config,
-    caa: Option<CaaConfig>,
     paths: Paths,
     config_error: Option<String>,
 }
@@ -51,45 +59,16 @@ pub struct Shared {
     started: i64,
 }
 
-fn read_roots(p: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    certwatch_engine::model::split_chain(&bytes).map_err(|e| format!("{}: {e}", p.display()))
-}
-
+/// The daemon's engine: config.toml < environment (a daemon has no flags).
 fn build_engine(config: &Config, store: &mut Store, paths: &Paths) -> Result<Engine, String> {
-    let public = match &config.roots {
-        Some(p) => Some(read_roots(p)?),
-        None => None,
-    };
-    let local = match &config.local_roots {
-        Some(p) => LocalRoots::Given(read_roots(p)?),
-        None => LocalRoots::Os,
-    };
-    let classifier = Classifier::new(public.as_deref(), local).map_err(|e| e.to_string())?;
-    let mut evidence: Vec<Arc<dyn EvidenceSource>> =
-        certwatch_engine::pins::source::standard_sources(Some(store)).map_err(|e| e.to_string())?;
-    match certwatch_engine::ct::cache::load(&config.log_lists, &paths.data_dir) {
-        Ok(Some(list)) => evidence.push(Arc::new(certwatch_engine::ct::CtEvidenceSource::new(
-            Arc::new(list),
-        ))),
-        Ok(None) => {}
-        Err(e) => tracing::warn!("CT log list unusable, no CT evidence: {e}"),
+    let env = Layer::from_env(&ProcessEnv)?;
+    let settings = Settings::resolve(&[Layer::from_config(config), env]);
+    let (engine, warnings) = Engine::from_settings(&settings, Some(store), &paths.data_dir)
+        .map_err(|e| e.to_string())?;
+    for w in warnings {
+        tracing::warn!("{w}");
     }
-    Ok(Engine {
-        classifier: Arc::new(classifier),
-        probe: ProbeConfig::default(),
-        evidence,
-    })
-}
-
-fn caa_config(config: &Config) -> Option<CaaConfig> {
-    config.caa.then(|| CaaConfig {
-        dns_server: config.dns_server.as_deref().and_then(|d| d.parse().ok()),
-        ..CaaConfig::default()
-    })
+    Ok(engine)
 }
 
 impl Inner {
@@ -100,10 +79,11 @@ impl Inner {
             tracing::warn!("corrupt database moved to {}", aside.display());
         }
         let engine = build_engine(&config, &mut store, &paths)?;
+        let stamp = store.change_stamp().ok();
         Ok(Inner {
             store,
             engine: Arc::new(engine),
-            caa: caa_config(&config),
+            stamp,
             config,
             paths,
             config_error: None,
@@ -119,9 +99,9 @@ impl Inner {
         });
         match result {
             Ok((c, engine)) => {
-                self.caa = caa_config(&c);
                 self.config = c;
                 self.engine = Arc::new(engine);
+                self.stamp = self.store.change_stamp().ok();
                 self.config_error = None;
                 let _ = self.store.log_event(unix_now(), "config", None, "reloaded");
                 Ok(())
@@ -134,53 +114,41 @@ impl Inner {
         }
     }
 
-    fn conclude(
-        &mut self,
-        site: &Site,
-        probed: Result<probe::Probed, CheckError>,
-        now: i64,
-    ) -> Result<Checked, CheckError> {
-        let probed = probed?;
-        let engine = self.engine.clone();
-        let (analysis, mut evidence) = engine.prepare(site, &probed.chain, Some(&probed), now)?;
-        // Watched sites get `expires_soon` (config `warn_days` / `crit_days`).
-        evidence.expiry = Some(self.config.expiry_policy());
-        if let Some(cfg) = &self.caa {
-            if let Ok(h) = self.store.history(site) {
-                if let Err(e) = certwatch_engine::caa::enrich(
-                    &site.host,
-                    &analysis,
-                    &mut evidence,
-                    &h,
-                    now,
-                    cfg,
-                ) {
-                    tracing::warn!("CAA for {site}: {e}");
+    /// The engine, with the user's declarations re-read when another
+    /// process changed the store since the last check (local work only).
+    fn current_engine(&mut self) -> Arc<Engine> {
+        let stamp = self.store.change_stamp().ok();
+        if stamp.is_some() && stamp != self.stamp {
+            let mut engine = (*self.engine).clone();
+            match engine.reload_user(Some(&mut self.store)) {
+                Ok(()) => {
+                    self.engine = Arc::new(engine);
+                    self.stamp = stamp;
                 }
+                Err(e) => tracing::warn!("re-reading pins and interceptors: {e}"),
             }
         }
-        engine.conclude(
-            site,
-            analysis,
-            evidence,
-            Some(&probed),
-            Some(&mut self.store),
-            now,
-        )
+        self.engine.clone()
     }
 }
 
-/// Probes without holding the lock.
-fn probe_site(
-    engine: &Engine,
-    site: &Site,
-    connect: Option<String>,
-) -> Result<probe::Probed, CheckError> {
-    let mut cfg = engine.probe.clone();
-    cfg.connect_to = connect;
-    cfg.proxy = probe::proxy::proxy_for(&site.host, &probe::proxy::ProcessEnv)
-        .map_err(|e| CheckError::Probe(probe::ProbeError::Proxy(e.to_string())))?;
-    Ok(probe::probe(site, &cfg)?)
+/// The daemon's [`Recorder`]: the shared store, locked for each call only.
+struct Locked<'a>(&'a Shared);
+
+impl Recorder for Locked<'_> {
+    fn history(&mut self, site: &Site) -> Result<History, StoreError> {
+        self.0.lock().store.history(site)
+    }
+
+    fn record(
+        &mut self,
+        site: &Site,
+        analysis: &Analysis,
+        now: i64,
+        judge: &dyn Fn(&History) -> Verdict,
+    ) -> Result<(Verdict, bool), StoreError> {
+        Recorder::record(&mut self.0.lock().store, site, analysis, now, judge)
+    }
 }
 
 impl Shared {
@@ -194,20 +162,29 @@ impl Shared {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock would be a bug; the data is SQLite-backed, so go on.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One check, with alerting (blocking).
-    fn check(&self, site: &Site, connect: Option<String>) -> Result<Checked, CheckError> {
-        let engine = self.lock().engine.clone();
-        let probed = probe_site(&engine, site, connect);
+    /// One check, with alerting (blocking). The lock is taken only for the
+    /// engine snapshot, the history, the record and the alert's row.
+    fn check(&self, site: &Site, connect: Option<&str>) -> Result<Checked, CheckError> {
+        let engine = self.lock().current_engine();
+        let probed = engine.probe(site, connect, &ProcessEnv)?;
         let now = unix_now();
-        let mut inner = self.lock();
-        let checked = inner.conclude(site, probed, now)?;
-        crate::alert::maybe_alert(&mut inner, self, &checked);
+        let p = engine.prepare(site, &probed.chain, Some(&probed), now)?;
+        let checked = engine.finish(site, p, &mut Locked(self), now)?;
+        for w in &checked.warnings {
+            tracing::warn!("{site}: {w}");
+        }
+        crate::alert::maybe_alert(self, &checked);
         Ok(checked)
+    }
+
+    /// Re-reads config.toml (IPC `reload`, SIGHUP).
+    pub fn reload(&self) -> Result<(), String> {
+        self.lock().reload()
     }
 
     /// Checks every due watched site (blocking). Returns how many.
@@ -221,7 +198,7 @@ impl Shared {
             }
         };
         for w in &due {
-            let result = self.check(&w.site, w.connect.clone());
+            let result = self.check(&w.site, w.connect.as_deref());
             let err = result.as_ref().err().map(|e| e.to_string());
             match &result {
                 Ok(c) => {
@@ -244,121 +221,120 @@ impl Shared {
             .and_then(|l| l.iter().map(|w| w.next_due).min())
     }
 
-    /// Answers one request (blocking).
-    pub fn handle(&self, req: &Value) -> Value {
+    /// Answers one request line's JSON object (blocking).
+    pub fn handle(&self, req: &Value) -> Reply {
         let id = req.get("id").cloned().unwrap_or(Value::Null);
-        let reply = |ok: bool, mut body: Value| {
-            if let Value::Object(m) = &mut body {
-                m.insert("v".into(), json!(PROTOCOL_VERSION));
-                m.insert("id".into(), id.clone());
-                m.insert("ok".into(), json!(ok));
-            }
-            body
-        };
-        let err = |kind: &str, msg: String| {
-            reply(false, json!({"error": {"kind": kind, "message": msg}}))
-        };
         if let Some(v) = req.get("v") {
             if v.as_u64() != Some(PROTOCOL_VERSION) {
-                return err("version", format!("unsupported protocol version {v}"));
+                return Reply::err(id, "version", format!("unsupported protocol version {v}"));
             }
         }
-        let site = || -> Result<Site, Value> {
-            let host = req.get("host").and_then(Value::as_str).unwrap_or_default();
-            let port = req.get("port").and_then(Value::as_u64).unwrap_or(443);
-            let port =
-                u16::try_from(port).map_err(|_| err("bad_request", "port out of range".into()))?;
-            Site::parse(host, port).map_err(|e| err("bad_request", e.to_string()))
-        };
         let kind = req.get("type").and_then(Value::as_str).unwrap_or_default();
-        match kind {
-            "status" => {
+        if !Request::TYPES.contains(&kind) {
+            return Reply::err(id, "unknown_type", format!("unknown request type {kind:?}"));
+        }
+        let mut fields = req.clone();
+        if let Value::Object(m) = &mut fields {
+            m.remove("v");
+            m.remove("id");
+        }
+        match serde_json::from_value::<Request>(fields) {
+            Ok(r) => self.answer(id, r),
+            Err(e) => Reply::err(id, "bad_request", format!("{kind}: {e}")),
+        }
+    }
+
+    fn answer(&self, id: Value, req: Request) -> Reply {
+        let site = |host: &str, port: u16| Site::parse(host, port).map_err(|e| e.to_string());
+        match req {
+            Request::Status => {
                 let inner = self.lock();
-                let db_bytes = std::fs::metadata(&inner.paths.db)
-                    .map(|m| m.len())
-                    .unwrap_or(0);
-                let sites = inner.store.site_count().unwrap_or(0);
-                let open = watch::open_alerts(&inner.store).unwrap_or(0);
-                let watched = watch::list(&inner.store).map(|l| l.len()).unwrap_or(0);
-                reply(
-                    true,
-                    json!({
-                        "version": certwatch_engine::VERSION,
-                        "pid": std::process::id(),
-                        "started": certwatch_engine::report::rfc3339(self.started),
-                        "db": inner.paths.db.display().to_string(),
-                        "db_bytes": db_bytes,
-                        "sites": sites,
-                        "open_alerts": open,
-                        "watched": watched,
-                        "notifications": inner.config.notifications,
-                        "hook": inner.config.hook,
-                        "config_error": inner.config_error,
-                    }),
-                )
-            }
-            "check" => {
-                let site = match site() {
-                    Ok(s) => s,
-                    Err(e) => return e,
+                let status = DaemonStatus {
+                    version: certwatch_engine::VERSION.to_string(),
+                    pid: std::process::id(),
+                    started: certwatch_engine::report::rfc3339(self.started),
+                    db: inner.paths.db.display().to_string(),
+                    db_bytes: std::fs::metadata(&inner.paths.db)
+                        .map(|m| m.len())
+                        .unwrap_or(0),
+                    sites: inner.store.site_count().unwrap_or(0),
+                    open_alerts: watch::open_alerts(&inner.store).unwrap_or(0),
+                    watched: watch::list(&inner.store).map(|l| l.len()).unwrap_or(0),
+                    notifications: inner.config.notifications,
+                    hook: inner.config.hook.clone(),
+                    config_error: inner.config_error.clone(),
                 };
-                let connect = req
-                    .get("connect")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                match self.check(&site, connect) {
-                    Ok(c) => reply(
-                        true,
-                        json!({"result": certwatch_engine::report::checked_json(&c)}),
+                Reply::ok(id, Body::Status(Box::new(status)))
+            }
+            Request::Check {
+                host,
+                port,
+                connect,
+            } => {
+                let site = match site(&host, port) {
+                    Ok(s) => s,
+                    Err(e) => return Reply::err(id, "bad_request", e),
+                };
+                match self.check(&site, connect.as_deref()) {
+                    Ok(c) => Reply::ok(
+                        id,
+                        Body::Checked {
+                            result: certwatch_engine::report::checked_json(&c),
+                        },
                     ),
-                    Err(e) => err(e.kind(), e.to_string()),
+                    Err(e) => Reply::err(id, e.kind(), e.to_string()),
                 }
             }
-            "watch_add" => {
-                let site = match site() {
+            Request::WatchAdd {
+                host,
+                port,
+                every,
+                connect,
+            } => {
+                let site = match site(&host, port) {
                     Ok(s) => s,
-                    Err(e) => return e,
+                    Err(e) => return Reply::err(id, "bad_request", e),
                 };
                 let mut inner = self.lock();
-                let every = req
-                    .get("every")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| inner.config.default_every.clone());
+                let every = every.unwrap_or_else(|| inner.config.default_every.clone());
                 let every = match parse_every(&every) {
                     Ok(e) => e,
-                    Err(m) => return err("bad_request", m),
+                    Err(m) => return Reply::err(id, "bad_request", m),
                 };
-                let connect = req.get("connect").and_then(Value::as_str);
-                let r = watch::add(&mut inner.store, &site, connect, every, unix_now());
+                let r = watch::add(
+                    &mut inner.store,
+                    &site,
+                    connect.as_deref(),
+                    every,
+                    unix_now(),
+                );
                 drop(inner);
                 self.wake.notify_one();
                 match r {
-                    Ok(()) => reply(true, json!({})),
-                    Err(e) => err("store", e.to_string()),
+                    Ok(()) => Reply::ok(id, Body::Done {}),
+                    Err(e) => Reply::err(id, "store", e.to_string()),
                 }
             }
-            "watch_remove" => {
-                let site = match site() {
+            Request::WatchRemove { host, port } => {
+                let site = match site(&host, port) {
                     Ok(s) => s,
-                    Err(e) => return e,
+                    Err(e) => return Reply::err(id, "bad_request", e),
                 };
                 let r = watch::remove(&mut self.lock().store, &site, unix_now());
                 self.wake.notify_one();
                 match r {
-                    Ok(removed) => reply(true, json!({"removed": removed})),
-                    Err(e) => err("store", e.to_string()),
+                    Ok(removed) => Reply::ok(id, Body::Removed { removed }),
+                    Err(e) => Reply::err(id, "store", e.to_string()),
                 }
             }
-            "watch_changed" => {
+            Request::WatchChanged => {
                 self.wake.notify_one();
-                reply(true, json!({}))
+                Reply::ok(id, Body::Done {})
             }
-            "reload" => match self.lock().reload() {
-                Ok(()) => reply(true, json!({})),
-                Err(e) => err("config", e),
+            Request::Reload => match self.reload() {
+                Ok(()) => Reply::ok(id, Body::Done {}),
+                Err(e) => Reply::err(id, "config", e),
             },
-            _ => err("unknown_type", format!("unknown request type {kind:?}")),
         }
     }
 }
@@ -379,11 +355,8 @@ pub fn bind(paths: &Paths) -> Result<(UnixListener, PathBuf), String> {
     }
     let std_listener = std::os::unix::net::UnixListener::bind(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    certwatch_engine::paths::tighten(&path, 0o600)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     std_listener
         .set_nonblocking(true)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -441,8 +414,14 @@ async fn connection(
     let (read, mut write) = stream.into_split();
     if !allowed {
         tracing::warn!("refused a connection from uid {peer:?}");
-        let line = json!({"v": PROTOCOL_VERSION, "ok": false, "error": {"kind": "forbidden", "message": "this socket serves only its owner"}});
-        let _ = write.write_all(format!("{line}\n").as_bytes()).await;
+        let line = Reply::err(
+            Value::Null,
+            "forbidden",
+            "this socket serves only its owner",
+        );
+        let _ = write
+            .write_all(format!("{}\n", line.to_line()).as_bytes())
+            .await;
         return;
     }
     let mut lines = BufReader::new(read);
@@ -459,22 +438,28 @@ async fn connection(
             _ = stop.changed() => return,
         }
         let reply = if buf.len() > MAX_LINE {
-            json!({"v": PROTOCOL_VERSION, "ok": false, "error": {"kind": "too_large", "message": format!("request over {MAX_LINE} bytes")}})
+            Reply::err(
+                Value::Null,
+                "too_large",
+                format!("request over {MAX_LINE} bytes"),
+            )
         } else {
             match serde_json::from_slice::<Value>(&buf) {
                 Ok(req) if req.is_object() => {
                     let shared = shared.clone();
                     tokio::task::spawn_blocking(move || shared.handle(&req))
                         .await
-                        .unwrap_or_else(|_| json!({"v": PROTOCOL_VERSION, "ok": false, "error": {"kind": "internal", "message": "request failed"}}))
+                        .unwrap_or_else(|_| Reply::err(Value::Null, "internal", "request failed"))
                 }
-                _ => {
-                    json!({"v": PROTOCOL_VERSION, "ok": false, "error": {"kind": "bad_json", "message": "each request is one JSON object per line"}})
-                }
+                _ => Reply::err(
+                    Value::Null,
+                    "bad_json",
+                    "each request is one JSON object per line",
+                ),
             }
         };
         if write
-            .write_all(format!("{reply}\n").as_bytes())
+            .write_all(format!("{}\n", reply.to_line()).as_bytes())
             .await
             .is_err()
         {

@@ -1,13 +1,15 @@
-//! `config.toml`: the daemon's settings. Parsing is pure: text in, a
-//! [`Config`] or a `config.toml:LINE: message` error out. A running daemon
-//! that fails to reload keeps its previous config.
+//! `config.toml`: the user's settings file, read by every front end (the
+//! check settings become a [`crate::settings::Layer`]; notifications, hook and
+//! `default_every` are the daemon's). Parsing is pure: text in, a [`Config`]
+//! or a `config.toml:LINE: message` error out. A running daemon that fails to
+//! reload keeps its previous config.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// The daemon's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The settings file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// PEM file replacing the built-in public roots (like `--roots`).
@@ -28,9 +30,15 @@ pub struct Config {
     /// Default re-check interval for `watch add` without `--every`.
     #[serde(default = "six_hours")]
     pub default_every: String,
-    /// CAA look-ups on a CA change.
-    #[serde(default = "yes")]
-    pub caa: bool,
+    /// TCP connect timeout, seconds (like `--connect-timeout`).
+    #[serde(default)]
+    pub connect_timeout: Option<f64>,
+    /// TLS handshake timeout, seconds (like `--timeout`).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// CAA look-ups on a CA change (default on).
+    #[serde(default)]
+    pub caa: Option<bool>,
     /// DNS server for CAA (`IP:PORT`; tests).
     #[serde(default)]
     pub dns_server: Option<String>,
@@ -60,7 +68,9 @@ impl Default for Config {
             notifications: true,
             hook: Vec::new(),
             default_every: six_hours(),
-            caa: true,
+            connect_timeout: None,
+            timeout: None,
+            caa: None,
             dns_server: None,
             warn_days: None,
             crit_days: None,
@@ -95,8 +105,15 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
         }
     }
     if let Some(d) = &c.dns_server {
-        d.parse::<std::net::SocketAddr>()
-            .map_err(|_| format!("{file}: dns_server: {d:?} is not IP:PORT"))?;
+        crate::settings::parse_dns_server(&format!("{file}: dns_server"), d)?;
+    }
+    for (key, v) in [
+        ("connect_timeout", c.connect_timeout),
+        ("timeout", c.timeout),
+    ] {
+        if let Some(v) = v {
+            crate::settings::parse_secs(&format!("{file}: {key}"), v)?;
+        }
     }
     Ok(c)
 }
@@ -131,6 +148,10 @@ mod tests {
         assert!(parse("c", "default_every = \"5x\"").is_err());
         assert!(parse("c", "hook = [\"\"]").is_err());
         assert!(parse("c", "dns_server = \"nope\"").is_err());
+        assert!(parse("c", "timeout = 0").is_err());
+        assert!(parse("c", "connect_timeout = 1e9").is_err());
+        assert_eq!(parse("c", "timeout = 2.5").unwrap().timeout, Some(2.5));
+        assert_eq!(parse("c", "caa = false").unwrap().caa, Some(false));
         let c = parse("c", "warn_days = 30\ncrit_days = 10\n").unwrap();
         assert_eq!(c.expiry_policy().warn_days, Some(30));
         assert_eq!(c.expiry_policy().crit_days, Some(10));

@@ -24,6 +24,7 @@ pub mod probe;
 pub mod report;
 pub mod sanitize;
 pub mod schedule;
+pub mod settings;
 pub mod store;
 pub mod trust;
 pub mod verdict;

@@ -1,4 +1,6 @@
-//! `certwatch check`: probe sites (concurrently, bounded), judge, record.
+//! `certwatch check`: probe sites (concurrently, bounded), judge, record —
+//! the engine's pipeline ([`Engine::prepare`] on workers, [`Engine::finish`]
+//! on the main thread).
 //!
 //! Probing and parsing run on a pool of `--jobs` threads; judging and
 //! recording run on the main thread, one store transaction per site, so the
@@ -11,12 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use certwatch_engine::check::{unix_now, Analysis, CheckError, Engine};
-use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
-use certwatch_engine::probe::{self, ProbeConfig, Probed, Site};
+use certwatch_engine::check::{self, unix_now, CheckError, Engine, ReadOnly};
+use certwatch_engine::probe::proxy::ProcessEnv;
+use certwatch_engine::probe::Site;
 use certwatch_engine::report::{checked_json, error_json};
+use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::settings::{parse_secs, Layer, Source};
 use certwatch_engine::store::Store;
-use certwatch_engine::verdict::{Evidence, ExpiryPolicy, History};
 
 use crate::args::CheckArgs;
 use crate::ctx::Ctx;
@@ -26,7 +29,7 @@ use crate::render;
 /// Most sites one `--file` may list.
 const MAX_SITES: usize = 1_000_000;
 
-type Prepared = Result<(Analysis, Evidence, Probed), CheckError>;
+type Prepared = Result<check::Prepared, CheckError>;
 
 pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     let (sites, mut status) = collect_sites(&a)?;
@@ -36,18 +39,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         }
         return Ok(status);
     }
-    let secs = |s: f64, what: &str| -> Result<Duration> {
-        if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
-            bail!("--{what} must be between 0 and 3600 seconds");
-        }
-        Ok(Duration::from_secs_f64(s))
-    };
-    let base = ProbeConfig {
-        connect_timeout: secs(a.connect_timeout, "connect-timeout")?,
-        handshake_timeout: secs(a.timeout, "timeout")?,
-        connect_to: a.connect.clone(),
-        proxy: None,
-    };
+    let settings = ctx.settings(flags_layer(&a)?)?;
     // The database is opened once: the pin sources read the user's pins
     // from the same connection that records the sightings.
     let mut store = if a.no_store { None } else { Some(ctx.store()?) };
@@ -57,41 +49,24 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     } else {
         None
     };
-    let pin_sources =
-        certwatch_engine::pins::source::standard_sources(store.as_mut().or(reader.as_mut()))?;
-    let engine = Arc::new(Engine {
-        classifier: ctx.classifier()?,
-        probe: base,
-        evidence: [pin_sources, super::ct::evidence(ctx)?].concat(),
-    });
-    let caa_cfg = super::pins::caa_config(&a.caa);
-    let expiry = expiry_policy(ctx, &a)?;
+    let mut engine = ctx.engine(&settings, store.as_mut().or(reader.as_mut()))?;
+    engine.probe.connect_to = a.connect.clone();
+    let engine = Arc::new(engine);
     let color = render::use_color();
     let progress = sites.len() > 1 && std::io::stderr().is_terminal() && !a.json;
     let total = sites.len();
 
     let mut emit = |site: &Site, prepared: Prepared| -> Result<Status> {
         let now = unix_now();
-        let result = prepared.and_then(|(analysis, mut evidence, probed)| {
-            evidence.expiry = Some(expiry);
-            if caa_cfg.is_some() {
-                let h = store
-                    .as_ref()
-                    .or(reader.as_ref())
-                    .and_then(|r| r.history(site).ok());
-                let h = h.unwrap_or_default();
-                super::pins::add_caa(site, &analysis, &mut evidence, &h, now, caa_cfg.as_ref());
+        let result = prepared.and_then(|p| {
+            let checked = match store.as_mut() {
+                Some(s) => engine.finish(site, p, s, now),
+                None => engine.finish(site, p, &mut ReadOnly(reader.as_ref()), now),
+            }?;
+            for w in &checked.warnings {
+                eprintln!("certwatch: {}", sanitize(w));
             }
-            match store.as_mut() {
-                Some(s) => engine.conclude(site, analysis, evidence, Some(&probed), Some(s), now),
-                None => {
-                    let history = reader
-                        .as_ref()
-                        .and_then(|r| r.history(site).ok())
-                        .unwrap_or_else(History::default);
-                    Ok(engine.judge_only(site, analysis, evidence, &history, now))
-                }
-            }
+            Ok(checked)
         });
         let st = match &result {
             Ok(c) => Status::from(c.verdict.severity),
@@ -160,30 +135,27 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     Ok(status)
 }
 
-/// Expiry thresholds: `--warn-days` / `--crit-days`, else config.toml's
-/// `warn_days` / `crit_days`, else relative to each certificate's lifetime.
-fn expiry_policy(ctx: &Ctx, a: &CheckArgs) -> Result<ExpiryPolicy> {
-    let from_config = if a.warn_days.is_none() || a.crit_days.is_none() {
-        certwatch_engine::config::load(&ctx.paths.config_file())
-            .map_err(anyhow::Error::msg)?
-            .expiry_policy()
-    } else {
-        ExpiryPolicy::default()
+/// The flags of `check` that are settings (see `certwatch_engine::settings`).
+fn flags_layer(a: &CheckArgs) -> Result<Layer> {
+    let secs = |v: Option<f64>, what: &str| -> Result<Option<Duration>> {
+        v.map(|v| parse_secs(&format!("--{what}"), v).map_err(anyhow::Error::msg))
+            .transpose()
     };
-    Ok(ExpiryPolicy {
-        warn_days: a.warn_days.or(from_config.warn_days),
-        crit_days: a.crit_days.or(from_config.crit_days),
+    Ok(Layer {
+        source: Source::Flags,
+        connect_timeout: secs(a.connect_timeout, "connect-timeout")?,
+        handshake_timeout: secs(a.timeout, "timeout")?,
+        caa: a.caa.layer(),
+        dns_server: a.caa.dns_server,
+        warn_days: a.warn_days,
+        crit_days: a.crit_days,
+        ..Layer::default()
     })
 }
 
 fn prepare(engine: &Engine, site: &Site) -> Prepared {
-    let mut cfg = engine.probe.clone();
-    cfg.proxy = proxy_for(&site.host, &ProcessEnv)
-        .map_err(|e| CheckError::Probe(probe::ProbeError::Proxy(e.to_string())))?;
-    let probed = probe::probe(site, &cfg)?;
-    let now = unix_now();
-    let (analysis, evidence) = engine.prepare(site, &probed.chain, Some(&probed), now)?;
-    Ok((analysis, evidence, probed))
+    let probed = engine.probe(site, None, &ProcessEnv)?;
+    engine.prepare(site, &probed.chain, Some(&probed), unix_now())
 }
 
 /// Sites from the arguments and `--file`; bad entries are reported and make the status UNKNOWN.
@@ -194,10 +166,7 @@ fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, Status)> {
         match Site::parse(h, 443) {
             Ok(s) => sites.push(s),
             Err(e) => {
-                eprintln!(
-                    "certwatch: {}",
-                    certwatch_engine::sanitize::sanitize(&e.to_string())
-                );
+                eprintln!("certwatch: {}", sanitize(&e.to_string()));
                 status = Status::Unknown;
             }
         }
@@ -226,7 +195,7 @@ fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, Status)> {
                         "certwatch: {}:{}: {}",
                         path.display(),
                         n + 1,
-                        certwatch_engine::sanitize::sanitize(&e.to_string())
+                        sanitize(&e.to_string())
                     );
                     status = Status::Unknown;
                 }

@@ -1,12 +1,11 @@
-//! `certwatch ct`: the CT log lists (update the cache, show what is loaded),
-//! and the CT evidence source every check uses.
+//! `certwatch ct`: the CT log lists (update the cache, show what is loaded).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
-use certwatch_engine::check::EvidenceSource;
-use certwatch_engine::ct::{cache, CtEvidenceSource, LogList};
+use certwatch_engine::check::read_roots;
+use certwatch_engine::ct::{cache, LogList};
+use certwatch_engine::settings::Layer;
 use serde_json::json;
 
 use crate::args::{CtCommand, CtShowArgs, CtUpdateArgs};
@@ -16,9 +15,10 @@ use crate::exit::Status;
 /// The log lists in use: `--log-list` files (an unreadable one is an error),
 /// else the cached list, else none (then checks carry no CT evidence).
 pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
-    match cache::load(&ctx.global.log_list, &ctx.paths.data_dir) {
+    let files = ctx.settings(Layer::default())?.log_lists;
+    match cache::load(&files, &ctx.paths.data_dir) {
         Ok(l) => Ok(l),
-        Err(e) if !ctx.global.log_list.is_empty() => Err(anyhow!("{e}")),
+        Err(e) if !files.is_empty() => Err(anyhow!("{e}")),
         Err(e) => {
             eprintln!(
                 "certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)"
@@ -26,14 +26,6 @@ pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
             Ok(None)
         }
     }
-}
-
-/// The CT evidence source for the engine, when log lists are available.
-pub fn evidence(ctx: &Ctx) -> Result<Vec<Arc<dyn EvidenceSource>>> {
-    Ok(match lists(ctx)? {
-        Some(l) => vec![Arc::new(CtEvidenceSource::new(Arc::new(l))) as Arc<dyn EvidenceSource>],
-        None => Vec::new(),
-    })
 }
 
 pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
@@ -89,8 +81,8 @@ fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> 
             None => format!("{u}.sig"),
         };
     }
-    if let Some(r) = &ctx.global.roots {
-        cfg.roots = Some(crate::ctx::read_roots(r)?);
+    if let Some(r) = ctx.settings(Layer::default())?.roots {
+        cfg.roots = Some(read_roots(&r)?);
     }
     let (json, sig) = fetch_signed(&cfg).map_err(|e| anyhow!("{e}"))?;
     Ok((json, sig, cfg.json_url))

@@ -1,11 +1,11 @@
 //! `certwatch inspect`: the same analysis on a chain file, offline.
 
 use anyhow::{Context as _, Result};
-use certwatch_engine::check::{unix_now, Engine};
+use certwatch_engine::check::{unix_now, NoHistory};
 use certwatch_engine::model::{parse_cert, split_chain};
-use certwatch_engine::probe::{ProbeConfig, Site};
+use certwatch_engine::probe::Site;
 use certwatch_engine::report::checked_json;
-use certwatch_engine::verdict::History;
+use certwatch_engine::settings::Layer;
 
 use crate::args::InspectArgs;
 use crate::ctx::Ctx;
@@ -39,19 +39,16 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<Status> {
         }
     };
     let site = Site::parse(&host, 443)?;
-    let engine = Engine {
-        classifier: ctx.classifier()?,
-        probe: ProbeConfig::default(),
-        evidence: [
-            super::pins::evidence_sources(ctx)?,
-            super::ct::evidence(ctx)?,
-        ]
-        .concat(),
-    };
-    let (analysis, evidence) = engine
+    let mut store = super::pins::existing_store(ctx)?;
+    let mut engine = ctx.engine(&ctx.settings(Layer::default())?, store.as_mut())?;
+    // Offline and historyless: no CAA (it needs a CA change), no expiry rule
+    // (as before: `inspect` judges a chain, not a deployment).
+    engine.enrichers.clear();
+    engine.expiry = None;
+    let prepared = engine
         .prepare(&site, &ders, None, now)
         .with_context(|| format!("{}", a.chain.display()))?;
-    let checked = engine.judge_only(&site, analysis, evidence, &History::default(), now);
+    let checked = engine.finish(&site, prepared, &mut NoHistory, now)?;
     if a.json {
         super::out(&checked_json(&checked).to_string())?;
     } else {

@@ -1,13 +1,11 @@
-//! `certwatch pins …` and `certwatch accept-interceptor`; also the evidence
-//! sources (pins, interceptor naming) and the CAA step that `check` and
-//! `inspect` use.
+//! `certwatch pins …` and `certwatch accept-interceptor`: the user's key pins
+//! and acknowledged interception roots (the engine's pin and interceptor
+//! evidence sources read them from the store).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
-use certwatch_engine::caa::{self, CaaConfig};
-use certwatch_engine::check::{analyze, unix_now, Analysis, EvidenceSource};
+use certwatch_engine::check::{analyze, read_roots, unix_now};
 use certwatch_engine::interceptor;
 use certwatch_engine::model::{parse_chain, split_chain};
 use certwatch_engine::pins::path::path_spkis;
@@ -19,16 +17,16 @@ use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
 use certwatch_engine::probe::{self, ProbeConfig, Site};
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
+use certwatch_engine::settings::Layer;
 use certwatch_engine::store::pins as user;
 use certwatch_engine::store::Store;
-use certwatch_engine::verdict::{Evidence, History};
 use serde_json::json;
 
 use crate::args::{
-    AcceptInterceptorArgs, CaaArgs, PinsAddArgs, PinsCheckArgs, PinsCommand, PinsExportArgs,
+    AcceptInterceptorArgs, PinsAddArgs, PinsCheckArgs, PinsCommand, PinsExportArgs,
     PinsGenerateArgs, PinsImportArgs, PinsImportChromiumArgs, PinsListArgs,
 };
-use crate::ctx::{read_roots, Ctx};
+use crate::ctx::Ctx;
 use crate::exit::Status;
 
 const YEAR: i64 = 365 * 86_400;
@@ -62,7 +60,7 @@ pub fn run(ctx: &Ctx, cmd: PinsCommand) -> Result<Status> {
 }
 
 /// Opens the store only when it exists (offline commands never create one).
-fn existing_store(ctx: &Ctx) -> Result<Option<Store>> {
+pub fn existing_store(ctx: &Ctx) -> Result<Option<Store>> {
     if ctx.paths.db.exists() {
         Ok(Some(ctx.store()?))
     } else {
@@ -73,41 +71,6 @@ fn existing_store(ctx: &Ctx) -> Result<Option<Store>> {
 /// Shipped pins with the user's layered on top.
 pub fn effective_pins(store: Option<&mut Store>) -> Result<PinDb> {
     Ok(certwatch_engine::pins::source::effective_pins(store)?)
-}
-
-/// The evidence sources `check` and `inspect` use: pins and interceptor naming.
-pub fn evidence_sources(ctx: &Ctx) -> Result<Vec<Arc<dyn EvidenceSource>>> {
-    let mut store = existing_store(ctx)?;
-    Ok(certwatch_engine::pins::source::standard_sources(
-        store.as_mut(),
-    )?)
-}
-
-/// The CAA configuration from `--caa/--no-caa/--dns-server` (None = off).
-pub fn caa_config(a: &CaaArgs) -> Option<CaaConfig> {
-    if a.no_caa && !a.caa {
-        return None;
-    }
-    Some(CaaConfig {
-        dns_server: a.dns_server,
-        ..CaaConfig::default()
-    })
-}
-
-/// CAA evidence after a first judgement (see `caa::enrich`); failures are
-/// one line on stderr and give no evidence.
-pub fn add_caa(
-    site: &Site,
-    analysis: &Analysis,
-    evidence: &mut Evidence,
-    history: &History,
-    now: i64,
-    cfg: Option<&CaaConfig>,
-) {
-    let Some(cfg) = cfg else { return };
-    if let Err(e) = caa::enrich(&site.host, analysis, evidence, history, now, cfg) {
-        eprintln!("certwatch: {}", sanitize(&e.to_string()));
-    }
 }
 
 fn list(ctx: &Ctx, a: PinsListArgs) -> Result<Status> {
@@ -526,8 +489,8 @@ pub fn accept_interceptor(ctx: &Ctx, a: AcceptInterceptorArgs) -> Result<Status>
     if network.is_empty() || network.len() > 100 || network.chars().any(char::is_control) {
         bail!("--network must be 1–100 printable characters");
     }
-    let roots = match &ctx.global.local_roots {
-        Some(p) => read_roots(p)?,
+    let roots = match ctx.settings(Layer::default())?.local_roots {
+        Some(p) => read_roots(&p)?,
         None => interceptor::os_roots(),
     };
     let (spki, label) = interceptor::resolve_root(root, &roots).map_err(anyhow::Error::msg)?;

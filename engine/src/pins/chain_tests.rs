@@ -5,11 +5,11 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use super::path::path_spkis;
 use super::source::PinEvidenceSource;
 use super::*;
-use crate::check::{analyze, Engine};
+use crate::check::{analyze, Engine, NoHistory};
 use crate::model::parse_cert;
 use crate::probe::{ProbeConfig, Site};
 use crate::trust::{Classifier, LocalRoots};
-use crate::verdict::{Code, History, Severity};
+use crate::verdict::{Code, Severity};
 
 struct Ca {
     params: CertificateParams,
@@ -242,21 +242,24 @@ fn violation_is_critical_through_the_engine() {
     let engine = Engine {
         classifier: std::sync::Arc::new(p.classifier),
         probe: ProbeConfig::default(),
-        evidence: vec![std::sync::Arc::new(PinEvidenceSource::new(db))],
+        user_evidence: vec![std::sync::Arc::new(PinEvidenceSource::new(db))],
+        evidence: Vec::new(),
+        enrichers: Vec::new(),
+        expiry: None,
     };
     let site = Site::parse("www.site.test", 443).unwrap();
     // a publicly valid chain under the backup root: pin ok
-    let (an, ev) = engine
+    let prepared = engine
         .prepare(&site, &[leaf("www.site.test", &p.backup_root)], None, now)
         .unwrap();
-    let c = engine.judge_only(&site, an, ev, &History::default(), now);
+    let c = engine.finish(&site, prepared, &mut NoHistory, now).unwrap();
     assert!(c.verdict.has(Code::PinOk), "{:?}", c.verdict);
     // a publicly valid chain under an unpinned CA would be public too; here the
     // interceptor's local root: pin_violation, critical
-    let (an, ev) = engine
+    let prepared = engine
         .prepare(&site, &[leaf("www.site.test", &p.evil)], None, now)
         .unwrap();
-    let c = engine.judge_only(&site, an, ev, &History::default(), now);
+    let c = engine.finish(&site, prepared, &mut NoHistory, now).unwrap();
     assert!(c.verdict.has(Code::PinViolation));
     assert_eq!(c.verdict.severity, Severity::Critical);
 }

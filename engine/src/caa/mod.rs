@@ -5,16 +5,23 @@
 //! host, and only when enabled (it tells a DNS resolver which site changed).
 //! Pure parts (CA → issuer domains from `engine/data/caa_domains.toml`,
 //! climbing to the parent domains, reading the relevant record set) are
-//! always built; the DNS look-up itself ([`evaluate`]) needs the `caa`
-//! feature (hickory-resolver on a current-thread tokio runtime made per call).
+//! pure; the DNS look-up itself ([`resolve::evaluate`], hickory-resolver on a
+//! current-thread tokio runtime made per call) is this module's only network
+//! edge. [`CaaEnricher`] is how the pipeline uses it.
+
+mod resolve;
 
 use serde::Deserialize;
 
+pub use resolve::evaluate;
+
 use crate::ca::CaIdentity;
-use crate::verdict::CaaEvidence;
+use crate::check::{Analysis, Enricher};
+use crate::probe::Site;
+use crate::verdict::{CaaEvidence, Evidence, History, Verdict};
 
 /// The shipped CA → CAA issuer-domain map.
-pub const CAA_DOMAINS_TOML: &str = include_str!("../data/caa_domains.toml");
+pub const CAA_DOMAINS_TOML: &str = include_str!("../../data/caa_domains.toml");
 
 /// One CAA record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,47 +219,6 @@ pub fn covers_by_wildcard(host: &str, leaf: &crate::model::CertInfo) -> bool {
     }
 }
 
-/// After a first judgement against `history`: when it says `ca_changed`,
-/// looks up CAA for this host only and stores the result in `evidence`.
-/// Returns the error when a look-up was attempted and failed (the caller
-/// may log it); skipped look-ups and "no change" return `Ok`.
-pub fn enrich(
-    host: &str,
-    analysis: &crate::check::Analysis,
-    evidence: &mut crate::verdict::Evidence,
-    history: &crate::verdict::History,
-    now: i64,
-    cfg: &CaaConfig,
-) -> Result<(), CaaError> {
-    if evidence.caa.is_some() || history.sightings.is_empty() {
-        return Ok(());
-    }
-    let first = crate::verdict::judge(&crate::verdict::Input {
-        host,
-        now,
-        chain: &analysis.chain,
-        trust: &analysis.trust,
-        ca: &analysis.ca,
-        history,
-        evidence,
-    });
-    if !needed(&first) {
-        return Ok(());
-    }
-    let wildcard = analysis
-        .chain
-        .first()
-        .is_some_and(|l| covers_by_wildcard(host, l));
-    match evaluate(host, &analysis.ca, wildcard, cfg) {
-        Ok(e) => {
-            evidence.caa = Some(e);
-            Ok(())
-        }
-        Err(CaaError::Skipped(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// How to look CAA records up.
 #[derive(Debug, Clone)]
 pub struct CaaConfig {
@@ -294,92 +260,42 @@ pub enum CaaError {
     },
 }
 
-/// Looks up `host`'s relevant CAA set and judges `ca` against it.
-pub fn evaluate(
-    host: &str,
-    ca: &CaIdentity,
-    wildcard: bool,
-    cfg: &CaaConfig,
-) -> Result<CaaEvidence, CaaError> {
-    if !worth_looking_up(host, cfg.dns_server.is_some()) {
-        return Err(CaaError::Skipped(host.to_string()));
-    }
-    let Some(domains) = issuer_domains(&cfg.ca_domains, ca) else {
-        return Err(CaaError::UnknownCa(ca.short().to_string()));
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CaaError::Dns {
-            name: host.to_string(),
-            detail: e.to_string(),
-        })?;
-    let resolver = dns::resolver(cfg).map_err(|detail| CaaError::Dns {
-        name: host.to_string(),
-        detail,
-    })?;
-    let set = relevant_set(host, |name| {
-        rt.block_on(async {
-            match tokio::time::timeout(cfg.timeout, dns::caa_at(&resolver, name)).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("no answer within {:?}", cfg.timeout)),
-            }
-        })
-        .map_err(|detail| CaaError::Dns {
-            name: name.to_string(),
-            detail,
-        })
-    })?;
-    Ok(match set {
-        None => CaaEvidence::None,
-        Some((domain, records)) => judge_set(&domain, &records, &domains, wildcard),
-    })
+/// The CAA [`Enricher`]: on a CA change (and only then, only for that host),
+/// looks up the site's CAA set and judges the new CA against it.
+#[derive(Debug, Clone)]
+pub struct CaaEnricher {
+    cfg: CaaConfig,
 }
 
-mod dns {
-    use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-    use hickory_resolver::net::runtime::TokioRuntimeProvider;
-    use hickory_resolver::proto::rr::{RData, RecordType};
-    use hickory_resolver::{Resolver, TokioResolver};
+impl CaaEnricher {
+    /// An enricher looking up with `cfg`.
+    pub fn new(cfg: CaaConfig) -> CaaEnricher {
+        CaaEnricher { cfg }
+    }
+}
 
-    use super::{CaaConfig, CaaRecord};
-
-    pub(super) fn resolver(cfg: &CaaConfig) -> Result<TokioResolver, String> {
-        let mut b = match cfg.dns_server {
-            Some(addr) => {
-                let mut ns = NameServerConfig::udp(addr.ip());
-                for c in ns.connections.iter_mut() {
-                    c.port = addr.port();
-                }
-                let rc = ResolverConfig::from_parts(None, vec![], vec![ns]);
-                Resolver::builder_with_config(rc, TokioRuntimeProvider::default())
-            }
-            None => TokioResolver::builder_tokio().map_err(|e| e.to_string())?,
-        };
-        let mut opts = ResolverOpts::default();
-        opts.timeout = cfg.timeout;
-        opts.attempts = 1;
-        opts.cache_size = 0;
-        *b.options_mut() = opts;
-        b.build().map_err(|e| e.to_string())
+impl Enricher for CaaEnricher {
+    fn wanted(&self, evidence: &Evidence, history: &History, first: &Verdict) -> bool {
+        evidence.caa.is_none() && !history.sightings.is_empty() && needed(first)
     }
 
-    pub(super) async fn caa_at(r: &TokioResolver, name: &str) -> Result<Vec<CaaRecord>, String> {
-        let fqdn = format!("{name}.");
-        match r.lookup(fqdn.as_str(), RecordType::CAA).await {
-            Ok(l) => Ok(l
-                .answers()
-                .iter()
-                .filter_map(|rec| match &rec.data {
-                    RData::CAA(c) => Some(CaaRecord {
-                        flags: c.flags(),
-                        tag: c.tag.to_ascii_lowercase(),
-                        value: String::from_utf8_lossy(&c.value).into_owned(),
-                    }),
-                    _ => None,
-                })
-                .collect()),
-            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+    fn enrich(
+        &self,
+        site: &Site,
+        analysis: &Analysis,
+        evidence: &mut Evidence,
+        _now: i64,
+    ) -> Result<(), String> {
+        let wildcard = analysis
+            .chain
+            .first()
+            .is_some_and(|l| covers_by_wildcard(&site.host, l));
+        match evaluate(&site.host, &analysis.ca, wildcard, &self.cfg) {
+            Ok(e) => {
+                evidence.caa = Some(e);
+                Ok(())
+            }
+            Err(CaaError::Skipped(_)) => Ok(()),
             Err(e) => Err(e.to_string()),
         }
     }
