@@ -63,12 +63,12 @@ fn session_bus(dir: &Path) -> Option<(Kill, Kill, String, PathBuf)> {
     Some((bus, Kill(server), addr, log))
 }
 
-struct Daemon {
+pub(crate) struct Daemon {
     child: Kill,
     stderr: PathBuf,
 }
 
-fn start_daemon(e: &TestEnv, bus: Option<&str>) -> Daemon {
+pub(crate) fn start_daemon(e: &TestEnv, bus: Option<&str>) -> Daemon {
     let stderr = e
         .dir
         .path()
@@ -102,7 +102,7 @@ fn paths(e: &TestEnv) -> certwatch_engine::paths::Paths {
     certwatch_engine::paths::Paths::resolve(&Home(e.home()), None).unwrap()
 }
 
-fn request(e: &TestEnv, req: Value) -> Value {
+pub(crate) fn request(e: &TestEnv, req: Value) -> Value {
     Client::connect(&paths(e))
         .expect("daemon")
         .request(req)

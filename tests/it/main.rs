@@ -14,4 +14,5 @@ mod daemon;
 mod host;
 mod hostile;
 mod pins;
+mod pipeline;
 mod privacy;
