@@ -15,7 +15,7 @@
 // A missing browser binary (or certutil/openssl) skips that browser with a
 // printed reason. Any failure exits non-zero.
 //
-// Environment: CERTWATCH_BIN_DIR (default $CARGO_TARGET_DIR/debug or
+// Environment: CERTWATCH_BIN_DIR (default target/shipped/debug, else
 // target/debug), CHROMIUM_BIN, FIREFOX_BIN, E2E_BROWSERS=chromium,firefox,
 // E2E_RUNS=N (repeat each browser N times, for timing statistics).
 
@@ -31,7 +31,11 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
 const EXT_DIR = join(ROOT, "extension-host/webextension");
 const ARTIFACTS = join(HERE, "artifacts");
-const BIN_DIR = process.env.CERTWATCH_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug");
+// The shipped binaries as the Rust tests build them (tests/support: one
+// `cargo build -p` each, into target/shipped), else the workspace build.
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
+const BIN_DIR = process.env.CERTWATCH_BIN_DIR ??
+  (existsSync(join(TARGET, "shipped", "debug", "certwatch-host")) ? join(TARGET, "shipped", "debug") : join(TARGET, "debug"));
 const HOST_BIN = join(BIN_DIR, "certwatch-host");
 const CLI_BIN = join(BIN_DIR, "certwatch");
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/lib/chromium/chromium";

@@ -314,3 +314,29 @@ fn daemon_follows_pins_and_accept_interceptor_without_restart() {
     ok(&cli(&e, &["accept-interceptor", "--forget", &spki]));
     assert_eq!(daemon_check(&e, h, port)["severity"], "critical");
 }
+
+#[test]
+fn shipped_cli_and_host_link_no_daemon_stack() {
+    // The CLI and the host depend on the engine only: no D-Bus, no
+    // notification stack (the tests drive them built per package, as shipped).
+    for package in ["certwatch-cli", "certwatch-host"] {
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(certwatch_tests::workspace_root())
+            .args(["tree", "--offline", "-e", "normal", "-p", package])
+            .output()
+            .unwrap();
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(tree.contains("certwatch-engine"), "{tree}");
+        for banned in ["notify-rust", "zbus", "certwatchd"] {
+            assert!(
+                !tree.contains(&format!("{banned} v")),
+                "{package} links {banned}"
+            );
+        }
+    }
+}

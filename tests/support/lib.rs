@@ -418,9 +418,23 @@ pub fn shared_data() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Path of a workspace binary. The first call in a test process runs
-/// `cargo build --workspace --bins` (a no-op when up to date), so tests never
-/// drive a stale binary.
+/// The binaries certwatch ships; the tests drive them built exactly as
+/// shipped (see [`bin`]).
+pub const SHIPPED: [(&str, &str); 3] = [
+    ("certwatch", "certwatch-cli"),
+    ("certwatch-host", "certwatch-host"),
+    ("certwatchd", "certwatchd"),
+];
+
+/// Path of a workspace binary. The first call in a test process builds what
+/// the tests drive (a no-op when up to date), so tests never drive a stale
+/// binary:
+/// - the shipped binaries ([`SHIPPED`]) each with `cargo build -p PACKAGE`
+///   on its own, into `target/shipped/`: a workspace build would unify
+///   features across packages (the daemon's and the tests' into the CLI),
+///   and the tests would drive binaries that are not the ones a user gets;
+/// - the test helpers (`ipc-client`, `notify-server`, …) with the
+///   workspace, as `cargo test --workspace` builds them.
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let exe = std::env::current_exe().unwrap();
@@ -429,26 +443,37 @@ pub fn bin(name: &str) -> PathBuf {
     if dir.file_name().is_some_and(|n| n == "deps") {
         dir = dir.parent().unwrap().to_path_buf();
     }
+    let profile = dir.file_name().unwrap().to_string_lossy().to_string();
+    let target = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let shipped_target = target.join("shipped");
     BUILT.get_or_init(|| {
         if std::env::var_os("CERTWATCH_TEST_NO_BUILD").is_some() {
             return;
         }
-        let profile = dir.file_name().unwrap().to_string_lossy().to_string();
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(workspace_root())
-            // --all-targets: the same feature set as `cargo test --workspace`, so
-            // this build never replaces the artifacts the test run uses.
-            .args(["build", "--quiet", "--workspace", "--all-targets"]);
-        if profile == "release" {
-            c.arg("--release");
+        let cargo = |args: &[&str], target_dir: &Path| {
+            let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            c.current_dir(workspace_root())
+                .args(["build", "--quiet"])
+                .args(args)
+                .env("CARGO_TARGET_DIR", target_dir);
+            if profile == "release" {
+                c.arg("--release");
+            }
+            let st = c.status().expect("cargo build");
+            assert!(st.success(), "cargo build {args:?} failed");
+        };
+        // --all-targets: the same feature set as `cargo test --workspace`, so
+        // this build never replaces the artifacts the test run uses.
+        cargo(&["--workspace", "--all-targets"], &target);
+        for (bin, package) in SHIPPED {
+            cargo(&["-p", package, "--bin", bin], &shipped_target);
         }
-        if let Some(target) = dir.parent() {
-            c.env("CARGO_TARGET_DIR", target);
-        }
-        let st = c.status().expect("cargo build");
-        assert!(st.success(), "building the workspace binaries failed");
     });
-    let path = dir.join(name);
+    let path = if SHIPPED.iter().any(|(b, _)| *b == name) {
+        shipped_target.join(&profile).join(name)
+    } else {
+        dir.join(name)
+    };
     assert!(path.exists(), "binary {} not found", path.display());
     path
 }
