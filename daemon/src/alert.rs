@@ -79,11 +79,9 @@ pub fn maybe_alert(shared: &Shared, c: &Checked) {
             &body,
             &json,
         );
-        (
-            raised,
-            inner.config.notifications,
-            inner.config.hook.clone(),
-        )
+        let config = &inner.config;
+        let hook = (config.hook.clone(), config.hook_timeout());
+        (raised, config.notifications, hook)
     };
     let id = match raised {
         Ok(Some(id)) => id,
@@ -101,8 +99,9 @@ pub fn maybe_alert(shared: &Shared, c: &Checked) {
             note_notify_failure(shared, &e);
         }
     }
+    let (hook, timeout) = hook;
     if !hook.is_empty() {
-        run_hook(hook, id, json);
+        run_hook(hook, id, json, timeout);
     }
 }
 
@@ -125,14 +124,11 @@ fn desktop(title: &str, body: &str, sev: Severity) -> Result<(), String> {
     n.show().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// How long the hook may run before it is killed.
-pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Runs the hook (argv, never a shell) with `{"alert_id", "verdict"}` on
 /// stdin, on a thread of its own: a hook that does not read its stdin or
-/// never exits is killed after [`HOOK_TIMEOUT`] and never holds up the
-/// daemon.
-fn run_hook(argv: Vec<String>, id: i64, json: String) {
+/// never exits is killed after `timeout` (config `hook_timeout`, default
+/// 30 s) and never holds up the daemon.
+fn run_hook(argv: Vec<String>, id: i64, json: String, timeout: Duration) {
     let payload = format!("{{\"alert_id\":{id},\"verdict\":{json}}}\n");
     let child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -156,7 +152,7 @@ fn run_hook(argv: Vec<String>, id: i64, json: String) {
                 let _ = stdin.write_all(payload.as_bytes());
             });
         }
-        let deadline = Instant::now() + HOOK_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             match child.try_wait() {
                 Ok(Some(status)) => {
@@ -170,7 +166,7 @@ fn run_hook(argv: Vec<String>, id: i64, json: String) {
                 }
                 Ok(None) => {
                     tracing::warn!(
-                        "alert hook {:?} still running after {HOOK_TIMEOUT:?}: killed",
+                        "alert hook {:?} still running after {timeout:?}: killed",
                         argv[0]
                     );
                     let _ = child.kill();

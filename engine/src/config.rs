@@ -27,6 +27,9 @@ pub struct Config {
     /// A command (argv, never a shell) that receives each alert's JSON on stdin.
     #[serde(default)]
     pub hook: Vec<String>,
+    /// Seconds the hook may run before it is killed (default 30).
+    #[serde(default)]
+    pub hook_timeout: Option<f64>,
     /// Default re-check interval for `watch add` without `--every`.
     #[serde(default = "six_hours")]
     pub default_every: String,
@@ -67,6 +70,7 @@ impl Default for Config {
             log_lists: Vec::new(),
             notifications: true,
             hook: Vec::new(),
+            hook_timeout: None,
             default_every: six_hours(),
             connect_timeout: None,
             timeout: None,
@@ -79,6 +83,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How long the alert hook may run.
+    pub fn hook_timeout(&self) -> std::time::Duration {
+        self.hook_timeout
+            .and_then(|v| crate::settings::parse_secs("hook_timeout", v).ok())
+            .unwrap_or(std::time::Duration::from_secs(30))
+    }
+
     /// The expiry thresholds for watched sites.
     pub fn expiry_policy(&self) -> crate::verdict::ExpiryPolicy {
         crate::verdict::ExpiryPolicy {

@@ -340,3 +340,84 @@ fn shipped_cli_and_host_link_no_daemon_stack() {
         }
     }
 }
+
+/// How long one `status` request to the daemon takes.
+fn status_latency(e: &TestEnv) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    let r = request(e, json!({"type": "status"}));
+    assert_eq!(r["ok"], true, "{r}");
+    t.elapsed()
+}
+
+#[test]
+fn a_silent_dns_server_or_a_stuck_hook_never_blocks_the_daemon() {
+    // CAA through a DNS server that never answers (3 s per query), and a
+    // hook that never reads its stdin nor exits: other requests are answered
+    // at once, and the hook is killed after `hook_timeout`.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let w = World::new();
+    let e = w.home(Some(&silent.local_addr().unwrap().to_string()));
+    let marker = format!("{}.5", 700 + std::process::id() % 100);
+    let mut config = std::fs::read_to_string(e.home().join("config.toml")).unwrap();
+    config.push_str(&format!(
+        "hook = [\"sleep\", \"{marker}\"]\nhook_timeout = 2\n"
+    ));
+    std::fs::write(e.home().join("config.toml"), config).unwrap();
+    let srv = TlsServer::start(&w.logged(&w.old_int, "bank.test"));
+    let connect = format!("127.0.0.1:{}", srv.port());
+    let _daemon = start_daemon(&e, None);
+    let check = |e: &TestEnv| {
+        let r = request(
+            e,
+            json!({"type": "check", "host": "bank.test", "connect": connect}),
+        );
+        assert_eq!(r["ok"], true, "{r}");
+        r["result"].clone()
+    };
+    assert_eq!(check(&e)["severity"], "ok");
+    // A CA change: the daemon asks the silent server about CAA.
+    srv.swap(&w.logged(&w.le_int, "bank.test"));
+    std::thread::scope(|s| {
+        let slow = s.spawn(|| {
+            let t = std::time::Instant::now();
+            (check(&e), t.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let during = status_latency(&e);
+        let (v, took) = slow.join().unwrap();
+        assert!(
+            took >= std::time::Duration::from_millis(2500),
+            "the CAA look-up should wait for the silent server: {took:?}"
+        );
+        assert!(v.get("caa").is_none(), "no answer is no evidence: {v}");
+        assert!(
+            during < std::time::Duration::from_millis(1500),
+            "status waited {during:?} behind a CAA look-up"
+        );
+    });
+    // An interception alert: the hook starts and never ends by itself.
+    srv.swap(&w.corp.leaf(&["bank.test"]));
+    assert_eq!(check(&e)["severity"], "critical");
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &format!("sleep {marker}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    assert!(status_latency(&e) < std::time::Duration::from_millis(1500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = false;
+    while std::time::Instant::now() < deadline {
+        let r = running();
+        seen |= r;
+        if seen && !r {
+            return; // started, then killed after hook_timeout
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the hook was {} after 10 s",
+        if seen { "still running" } else { "never seen" }
+    );
+}
