@@ -171,10 +171,7 @@ impl Shared {
     /// engine snapshot, the history, the record and the alert's row.
     fn check(&self, site: &Site, connect: Option<&str>) -> Result<Checked, CheckError> {
         let engine = self.lock().current_engine();
-        let probed = engine.probe(site, connect, &ProcessEnv)?;
-        let now = unix_now();
-        let p = engine.prepare(site, &probed.chain, Some(&probed), now)?;
-        let checked = engine.finish(site, p, &mut Locked(self), now)?;
+        let checked = engine.observe(site, connect, &ProcessEnv, &mut Locked(self), unix_now())?;
         for w in &checked.warnings {
             tracing::warn!("{site}: {w}");
         }
