@@ -13,8 +13,8 @@ use certwatch_engine::pins::{
     self, chromium, generate, parse_date_or_time, parse_spki_hash, Pin, PinCheck, PinDb, PinEntry,
     Pinset,
 };
-use certwatch_engine::probe::proxy::{proxy_for, ProcessEnv};
-use certwatch_engine::probe::{self, ProbeConfig, Site};
+use certwatch_engine::probe::proxy::ProcessEnv;
+use certwatch_engine::probe::Site;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::Layer;
@@ -199,14 +199,12 @@ fn add(ctx: &Ctx, a: PinsAddArgs) -> Result<Status> {
 /// Connects and returns the anchor key (or, for an untrusted chain, the leaf key).
 fn current_root_pin(ctx: &Ctx, host: &str, a: &PinsAddArgs) -> Result<Vec<Pin>> {
     let site = Site::parse(&format!("{host}:{}", a.port), 443)?;
-    let cfg = ProbeConfig {
-        connect_to: a.connect.clone(),
-        proxy: proxy_for(&site.host, &ProcessEnv)?,
-        ..ProbeConfig::default()
-    };
-    let probed = probe::probe(&site, &cfg).with_context(|| format!("cannot connect to {site}"))?;
-    let classifier = ctx.classifier()?;
-    let an = analyze(&probed.chain, &site.host, unix_now(), &classifier)?;
+    // The same probe settings (timeouts, proxy) and roots as `check`.
+    let engine = ctx.engine(&ctx.settings(Layer::default())?, None)?;
+    let probed = engine
+        .probe(&site, a.connect.as_deref(), &ProcessEnv)
+        .with_context(|| format!("cannot connect to {site}"))?;
+    let an = analyze(&probed.chain, &site.host, unix_now(), &engine.classifier)?;
     Ok(match &an.trust.anchor {
         Some(anchor) => vec![Pin {
             spki: anchor.spki_sha256.clone(),
