@@ -1,18 +1,19 @@
 //! HTTP with manners, shared by the watch back-ends: a minimum interval
 //! between polls (refused rather than slept), exponential backoff after
-//! HTTP 429/5xx (or the server's `Retry-After`), bounded bodies.
+//! HTTP 429/5xx (or the server's `Retry-After`), bounded bodies. The
+//! requests themselves go through [`crate::ct::fetch::HttpClient`].
 
-use std::io::Read as _;
 use std::time::{Duration, Instant};
 
 use super::WatchError;
+use crate::ct::fetch::{BodyError, HttpClient};
 
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 
 /// HTTP with manners: a minimum interval between polls, exponential
 /// backoff after 429/5xx (or the server's `Retry-After`), bounded bodies.
 pub struct Polite {
-    client: reqwest::blocking::Client,
+    client: HttpClient,
     /// Minimum time between two polls.
     pub min_interval: Duration,
     /// First backoff step.
@@ -27,16 +28,8 @@ pub struct Polite {
 impl Polite {
     /// A client over rustls/ring trusting `roots` (DER) or the Mozilla roots.
     pub fn new(roots: Option<&[Vec<u8>]>, min_interval: Duration) -> Result<Polite, WatchError> {
-        let tls = crate::ct::fetch::client_tls(roots).map_err(|e| WatchError::Http {
-            url: String::new(),
-            detail: e.to_string(),
-        })?;
-        let client = reqwest::blocking::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("certwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| WatchError::Http {
+        let client =
+            HttpClient::new(roots, Duration::from_secs(30)).map_err(|e| WatchError::Http {
                 url: String::new(),
                 detail: e.to_string(),
             })?;
@@ -73,21 +66,19 @@ impl Polite {
 
     /// GETs `url`; a 429/5xx starts or extends the backoff.
     pub fn get(&mut self, url: &str) -> Result<Vec<u8>, WatchError> {
-        let resp = self.client.get(url).send().map_err(|e| WatchError::Http {
+        let resp = self.client.get(url).map_err(|detail| WatchError::Http {
             url: url.to_string(),
-            detail: e.to_string(),
+            detail,
         })?;
         let status = resp.status();
-        if status.as_u16() == 429 || status.is_server_error() {
+        if status == 429 || resp.is_server_error() {
             self.failures = self.failures.saturating_add(1);
             let exp = self
                 .backoff_base
                 .saturating_mul(1u32 << (self.failures - 1).min(16))
                 .min(self.backoff_max);
             let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
+                .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs)
                 .map(|d| d.min(self.backoff_max));
@@ -95,32 +86,28 @@ impl Polite {
             self.backoff_until = Some(Instant::now() + wait);
             return Err(WatchError::Status {
                 url: url.to_string(),
-                status: status.as_u16(),
+                status,
                 retry_in_secs: wait.as_secs(),
             });
         }
-        if !status.is_success() {
+        if !resp.is_success() {
             return Err(WatchError::Status {
                 url: url.to_string(),
-                status: status.as_u16(),
+                status,
                 retry_in_secs: self.min_interval.as_secs(),
             });
         }
         self.failures = 0;
         self.backoff_until = None;
-        let mut body = Vec::new();
-        resp.take(MAX_BODY + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| WatchError::Http {
+        resp.body(MAX_BODY).map_err(|e| match e {
+            BodyError::Read(detail) => WatchError::Http {
                 url: url.to_string(),
-                detail: e.to_string(),
-            })?;
-        if body.len() as u64 > MAX_BODY {
-            return Err(WatchError::Parse {
+                detail,
+            },
+            BodyError::TooLarge => WatchError::Parse {
                 what: url.to_string(),
                 detail: format!("answer larger than {MAX_BODY} bytes"),
-            });
-        }
-        Ok(body)
+            },
+        })
     }
 }
