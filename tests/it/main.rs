@@ -15,3 +15,4 @@ mod host;
 mod hostile;
 mod pins;
 mod privacy;
+mod tidy;
