@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod badinput;
+mod caa;
 mod check;
 mod concurrency;
 mod corpus;
@@ -13,6 +14,7 @@ mod ct;
 mod daemon;
 mod host;
 mod hostile;
+mod interceptor;
 mod pins;
 mod privacy;
 mod tidy;
