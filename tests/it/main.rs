@@ -11,6 +11,8 @@ mod concurrency;
 mod corpus;
 mod crash;
 mod ct;
+mod ct_vectors;
+mod ct_watch;
 mod daemon;
 mod host;
 mod hostile;
