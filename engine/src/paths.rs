@@ -80,23 +80,56 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     tighten(dir, 0o700)
 }
 
+/// Creates a new file (never an existing one) for writing, mode 0600.
+fn create_private(file: &Path) -> io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(file)
+}
+
 /// Creates `file` with mode 0600 if missing; tightens an existing one to 0600.
 pub fn ensure_private_file(file: &Path) -> io::Result<()> {
     if !file.exists() {
-        let mut o = fs::OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        match o.open(file) {
+        match create_private(file) {
             Ok(_) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
     }
     tighten(file, 0o600)
+}
+
+/// Replaces `path` with `bytes` atomically and privately: a 0600 temp file
+/// beside it (`NAME.tmp`, a stale one removed first), fsync, rename over
+/// `path`, then [`tighten`] to 0600. Readers see the old file or the new
+/// one, never a part; on error the temp file is removed and `path` is left
+/// as it was.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: not a file name", path.display()),
+        )
+    })?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let _ = fs::remove_file(&tmp);
+    let written = create_private(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    tighten(path, 0o600)
 }
 
 /// Sets `mode` on `path` if its group/other bits are looser.
@@ -113,4 +146,34 @@ pub fn tighten(path: &Path, mode: u32) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = (path, mode);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_private_atomic_replaces_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        ensure_private_dir(&sub).unwrap();
+        let file = sub.join("x.json");
+        // A stale temp file from an interrupted write does not get in the way.
+        fs::write(sub.join("x.json.tmp"), b"stale").unwrap();
+        write_private_atomic(&file, b"one").unwrap();
+        write_private_atomic(&file, b"two").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+        assert!(!sub.join("x.json.tmp").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&sub), 0o700);
+            assert_eq!(mode(&file), 0o600);
+        }
+        // No parent directory: an error, nothing written.
+        let missing = dir.path().join("nope/x.json");
+        assert!(write_private_atomic(&missing, b"x").is_err());
+        assert!(!missing.exists());
+    }
 }

@@ -5,14 +5,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod badinput;
+mod caa;
 mod check;
 mod concurrency;
 mod corpus;
 mod crash;
 mod ct;
+mod ct_vectors;
+mod ct_watch;
 mod daemon;
 mod host;
 mod hostile;
+mod interceptor;
 mod pins;
 mod pipeline;
 mod privacy;
+mod tidy;

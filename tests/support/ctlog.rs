@@ -6,7 +6,7 @@
 
 use certwatch_engine::ct::{self, loglist};
 use certwatch_engine::model::parse_cert;
-use rcgen::{CertificateParams, CustomExtension, KeyPair};
+use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, SerialNumber};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 
@@ -156,4 +156,48 @@ pub fn embed_scts(
         tlv(0x04, &tls_list(&scts)),
     ));
     ca.leaf_from(&p, key)
+}
+
+/// Now (or `CERTWATCH_FAKE_NOW`) in milliseconds.
+pub fn now_ms() -> u64 {
+    (certwatch_engine::check::unix_now() as u64) * 1000
+}
+
+/// A leaf valid from yesterday for `days`, with a fixed serial.
+fn logged_leaf_params(names: &[&str], days: i64) -> CertificateParams {
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, names[0]);
+    p.serial_number = Some(SerialNumber::from_slice(&[0x11, 0x22, 0x33, 0x44]));
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = p.not_before + time::Duration::days(days);
+    p
+}
+
+/// Options for making a logged leaf.
+#[derive(Default)]
+pub struct Make {
+    /// Sign the SCTs over a precertificate naming a different host.
+    pub tamper: bool,
+    /// SCT timestamp offset from now, ms.
+    pub ts_offset_ms: i64,
+    /// Lifetime in days (default 90).
+    pub days: i64,
+}
+
+/// A leaf issued by `ca` with embedded SCTs from `logs`.
+pub fn logged_leaf(ca: &Ca, names: &[&str], logs: &[&TestLog], m: Make) -> Leaf {
+    let days = if m.days == 0 { 90 } else { m.days };
+    let key = KeyPair::generate().unwrap();
+    let ts = (now_ms() as i64 + m.ts_offset_ms - 60_000) as u64;
+    let forged = m.tamper.then(|| logged_leaf_params(&["evil.test"], days));
+    embed_scts(
+        ca,
+        &logged_leaf_params(names, days),
+        &key,
+        logs,
+        ts,
+        forged.as_ref(),
+    )
 }

@@ -503,6 +503,18 @@ impl TestEnv {
         self.dir.path().join("home")
     }
 
+    /// `name` in the temp dir (beside, not inside, `CERTWATCH_HOME`).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to [`TestEnv::path`] `name`; returns the path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
     /// Writes `cas` as the public roots file.
     pub fn public_roots(mut self, cas: &[&Ca]) -> Self {
         let p = self.dir.path().join("public-roots.pem");
@@ -570,6 +582,35 @@ impl Default for TestEnv {
     }
 }
 
+/// A command's exit code (-1 when a signal ended it).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// A command's stdout, lossily decoded.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's stderr, lossily decoded.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The first line of a command's stdout as JSON; panics showing both streams.
+pub fn json_line(o: &Output) -> serde_json::Value {
+    let s = stdout(o);
+    serde_json::from_str(s.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout={s:?} stderr={:?}", stderr(o)))
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo, standard base64.
+pub fn spki_b64(der: &[u8]) -> String {
+    certwatch_engine::model::parse_cert(der)
+        .unwrap()
+        .spki_sha256
+}
+
 /// The reason codes of a JSON verdict.
 pub fn codes(v: &serde_json::Value) -> Vec<String> {
     v["reasons"]
@@ -580,6 +621,11 @@ pub fn codes(v: &serde_json::Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether a JSON verdict carries the reason `code`.
+pub fn has_code(v: &serde_json::Value, code: &str) -> bool {
+    codes(v).iter().any(|c| c == code)
 }
 
 /// Runs `sql` on the SQLite file `db` with the system's python3 (an

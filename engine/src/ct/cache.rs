@@ -2,11 +2,10 @@
 //! loading the lists a command should use.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::loglist::{self, ListError, LogList};
-use crate::paths::{ensure_private_dir, tighten};
+use crate::paths::{ensure_private_dir, write_private_atomic};
 
 /// The cached list.
 pub fn cache_path(data_dir: &Path) -> PathBuf {
@@ -54,20 +53,7 @@ pub fn load(files: &[PathBuf], data_dir: &Path) -> Result<Option<LogList>, ListE
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ListError> {
     let err = |e: std::io::Error| ListError(format!("{}: {e}", path.display()));
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)?;
-    tighten(path, 0o600).map_err(err)
+    write_private_atomic(path, bytes).map_err(err)
 }
 
 /// Verifies Google's signed list and installs it as the cache. A list that

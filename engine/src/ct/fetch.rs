@@ -1,4 +1,6 @@
-//! Fetching Google's signed log list over HTTPS (feature `net-fetch`).
+//! HTTP(S) for CT: fetching Google's signed log list, and the
+//! [`HttpClient`] the CT watch back-ends ([`crate::ct::watch`]) send their
+//! requests through, so the engine's HTTP lives in this one file.
 //!
 //! Blocking reqwest over rustls with the ring provider and either the
 //! built-in Mozilla roots or caller-given roots. Bodies are size-bounded.
@@ -54,33 +56,96 @@ pub fn client_tls(roots: Option<&[Vec<u8>]>) -> Result<rustls::ClientConfig, Lis
         .with_no_client_auth())
 }
 
-fn get(client: &reqwest::blocking::Client, url: &str, max: usize) -> Result<Vec<u8>, ListError> {
+/// A blocking HTTP(S) client: rustls (ring) trusting given roots or the
+/// Mozilla roots, a whole-request timeout, certwatch's user agent.
+pub struct HttpClient(reqwest::blocking::Client);
+
+impl HttpClient {
+    /// A client trusting `roots` (DER) or the Mozilla roots.
+    pub fn new(roots: Option<&[Vec<u8>]>, timeout: Duration) -> Result<HttpClient, ListError> {
+        let client = reqwest::blocking::Client::builder()
+            .tls_backend_preconfigured(client_tls(roots)?)
+            .timeout(timeout)
+            .user_agent(concat!("certwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ListError(format!("HTTP client: {e}")))?;
+        Ok(HttpClient(client))
+    }
+
+    /// Sends a GET for `url`; an error (one line) is a transport failure.
+    pub fn get(&self, url: &str) -> Result<Answer, String> {
+        self.0
+            .get(url)
+            .send()
+            .map(Answer)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// An answer's status and headers; [`Answer::body`] reads the body.
+pub struct Answer(reqwest::blocking::Response);
+
+/// Why an answer's body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Reading failed (one line).
+    Read(String),
+    /// The body is longer than the limit given.
+    TooLarge,
+}
+
+impl Answer {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.0.status().as_u16()
+    }
+
+    /// A 2xx status.
+    pub fn is_success(&self) -> bool {
+        self.0.status().is_success()
+    }
+
+    /// A 5xx status.
+    pub fn is_server_error(&self) -> bool {
+        self.0.status().is_server_error()
+    }
+
+    /// A header's value, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.0.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body, at most `max` bytes (more is [`BodyError::TooLarge`]).
+    pub fn body(self, max: u64) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        self.0
+            .take(max + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| BodyError::Read(e.to_string()))?;
+        if body.len() as u64 > max {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(body)
+    }
+}
+
+fn get(client: &HttpClient, url: &str, max: usize) -> Result<Vec<u8>, ListError> {
     let resp = client
         .get(url)
-        .send()
         .map_err(|e| ListError(format!("cannot fetch {url}: {e}")))?;
-    let status = resp.status();
-    if !status.is_success() {
+    if !resp.is_success() {
+        let status = resp.0.status();
         return Err(ListError(format!("cannot fetch {url}: HTTP {status}")));
     }
-    let mut body = Vec::new();
-    resp.take(max as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ListError(format!("cannot read {url}: {e}")))?;
-    if body.len() > max {
-        return Err(ListError(format!("{url}: larger than {max} bytes")));
-    }
-    Ok(body)
+    resp.body(max as u64).map_err(|e| match e {
+        BodyError::Read(e) => ListError(format!("cannot read {url}: {e}")),
+        BodyError::TooLarge => ListError(format!("{url}: larger than {max} bytes")),
+    })
 }
 
 /// Downloads the list and its signature (not yet verified).
 pub fn fetch_signed(cfg: &FetchConfig) -> Result<(Vec<u8>, Vec<u8>), ListError> {
-    let client = reqwest::blocking::Client::builder()
-        .tls_backend_preconfigured(client_tls(cfg.roots.as_deref())?)
-        .timeout(cfg.timeout)
-        .user_agent(concat!("certwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ListError(format!("HTTP client: {e}")))?;
+    let client = HttpClient::new(cfg.roots.as_deref(), cfg.timeout)?;
     let json = get(&client, &cfg.json_url, MAX_LIST_BYTES)?;
     let sig = get(&client, &cfg.sig_url, 64 * 1024)?;
     Ok((json, sig))

@@ -164,3 +164,6 @@ impl EvidenceSource for CtEvidenceSource {
         evidence.ct = Some(evaluate(&analysis.chain, ocsp, &[], &self.lists(), now));
     }
 }
+
+#[cfg(test)]
+mod vectors_tests;

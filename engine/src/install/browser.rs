@@ -203,31 +203,9 @@ pub fn write(manifests: &[HostManifest]) -> io::Result<()> {
             )
         })?;
         if !dir.exists() {
-            let mut b = fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                b.mode(0o700);
-            }
-            b.create(dir).map_err(what)?;
+            crate::paths::ensure_private_dir(dir).map_err(what)?;
         }
-        let tmp = m.path.with_extension("json.tmp");
-        let _ = fs::remove_file(&tmp);
-        {
-            use std::io::Write as _;
-            let mut o = fs::OpenOptions::new();
-            o.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                o.mode(0o600);
-            }
-            let mut f = o.open(&tmp).map_err(what)?;
-            f.write_all(m.json.as_bytes()).map_err(what)?;
-            f.sync_all().map_err(what)?;
-        }
-        fs::rename(&tmp, &m.path).map_err(what)?;
+        crate::paths::write_private_atomic(&m.path, m.json.as_bytes()).map_err(what)?;
     }
     Ok(())
 }

@@ -104,21 +104,7 @@ pub fn write(p: &Plan) -> std::io::Result<()> {
             crate::paths::ensure_private_dir(dir)?;
         }
     }
-    let tmp = p.path.with_extension("tmp");
-    {
-        use std::io::Write as _;
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let mut f = o.open(&tmp)?;
-        f.write_all(p.text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &p.path)
+    crate::paths::write_private_atomic(&p.path, p.text.as_bytes())
 }
 
 /// Removes the plan's file; false when it was not there.

@@ -1,3 +1,7 @@
+//! The pin database and the pin file format against hand-written pin files:
+//! lookup, matching, expiry, diagnostics with lines, round trips, layering,
+//! SPKI hash forms, and the shipped pinsets.
+
 use super::*;
 
 const A: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
