@@ -54,8 +54,6 @@ const FORBIDDEN: &[Forbidden] = &[
         ],
         allowed: &[
             "engine/src/probe/",
-            // The CAA resolver: caa.rs until it becomes the caa/ folder.
-            "engine/src/caa.rs",
             "engine/src/caa/resolve.rs",
             "engine/src/ct/fetch.rs",
         ],
