@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use certwatch_engine::check::unix_now;
-use certwatch_engine::client::Client;
+use certwatch_engine::client::{Body, Client, Request};
 use certwatch_engine::probe::Site;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
@@ -17,8 +17,12 @@ use crate::ctx::Ctx;
 use crate::exit::Status;
 
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Status> {
-    let daemon =
-        Client::connect(&ctx.paths).and_then(|mut c| c.request(json!({"type": "status"})).ok());
+    let daemon = Client::connect(&ctx.paths)
+        .and_then(|mut c| c.call(&Request::Status).ok())
+        .and_then(|r| match r.body {
+            Body::Status(d) => Some(*d),
+            _ => None,
+        });
     let db_bytes = std::fs::metadata(&ctx.paths.db)
         .map(|m| m.len())
         .unwrap_or(0);
@@ -33,7 +37,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Status> {
         (0, 0, 0)
     };
     let v = json!({
-        "daemon": daemon.as_ref().map(|d| json!({"running": true, "version": d["version"], "pid": d["pid"], "started": d["started"], "config_error": d["config_error"]})).unwrap_or(json!({"running": false})),
+        "daemon": daemon.as_ref().map(|d| json!({"running": true, "version": d.version, "pid": d.pid, "started": d.started, "config_error": d.config_error})).unwrap_or(json!({"running": false})),
         "version": certwatch_engine::VERSION,
         "db": ctx.paths.db.display().to_string(),
         "db_bytes": db_bytes,
@@ -47,13 +51,13 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Status> {
         match &daemon {
             Some(d) => super::out(&format!(
                 "certwatchd: running (version {}, pid {}, since {})",
-                d["version"].as_str().unwrap_or("?"),
-                d["pid"],
-                d["started"].as_str().unwrap_or("?")
+                sanitize(&d.version),
+                d.pid,
+                sanitize(&d.started)
             ))?,
             None => super::out("certwatchd: not running (checks open the database directly)")?,
         }
-        if let Some(e) = daemon.as_ref().and_then(|d| d["config_error"].as_str()) {
+        if let Some(e) = daemon.as_ref().and_then(|d| d.config_error.as_deref()) {
             super::out(&format!(
                 "config: {} (the daemon keeps its previous config)",
                 sanitize(e)
@@ -77,7 +81,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Status> {
 
 fn poke(ctx: &Ctx) {
     if let Some(mut c) = Client::connect(&ctx.paths) {
-        let _ = c.request(json!({"type": "watch_changed"}));
+        let _ = c.call(&Request::WatchChanged);
     }
 }
 
