@@ -65,6 +65,8 @@ pub struct DirectBackend {
     paths: Paths,
     store: Option<Store>,
     builtin_roots: bool,
+    /// Where the public roots were set (`status`): `builtin`, `CERTWATCH_ROOTS`, `config.toml roots`.
+    roots_from: String,
     env: Box<dyn Env>,
 }
 
@@ -93,6 +95,10 @@ impl DirectBackend {
         Ok(DirectBackend {
             engine,
             builtin_roots: settings.roots.is_none(),
+            roots_from: match settings.roots {
+                None => "builtin".into(),
+                Some(_) => settings.origins.roots.name("roots"),
+            },
             paths,
             store: Some(store),
             env,
@@ -220,7 +226,7 @@ impl Backend for DirectBackend {
 
     fn status(&mut self) -> Result<Value, Failure> {
         let db = self.paths.db.display().to_string();
-        let builtin = self.builtin_roots;
+        let roots = self.roots_from.clone();
         let sites = self
             .store()?
             .site_count()
@@ -231,7 +237,7 @@ impl Backend for DirectBackend {
             "backend": "direct",
             "db": db,
             "sites": sites,
-            "roots": if builtin { "builtin" } else { env::ROOTS },
+            "roots": roots,
         }))
     }
 }
