@@ -425,3 +425,29 @@ fn a_silent_dns_server_or_a_stuck_hook_never_blocks_the_daemon() {
         if seen { "still running" } else { "never seen" }
     );
 }
+
+#[test]
+fn a_bad_setting_is_named_where_it_was_set() {
+    // The environment layer of the one precedence, through the real CLI.
+    let e = TestEnv::new();
+    let o = Command::new(bin("certwatch"))
+        .args(["check", "localhost:1", "--no-store"])
+        .env("CERTWATCH_HOME", e.home())
+        .env("CERTWATCH_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("CERTWATCH_TIMEOUT"), "{err}");
+    // config.toml's log list that cannot be read: an error naming the key.
+    std::fs::create_dir_all(e.home()).unwrap();
+    std::fs::write(
+        e.home().join("config.toml"),
+        "log_lists = [\"/nonexistent/list.json\"]\n",
+    )
+    .unwrap();
+    let o = cli(&e, &["check", "localhost:1", "--no-store"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("config.toml log_lists"), "{err}");
+}
