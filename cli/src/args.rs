@@ -33,6 +33,9 @@ pub struct Global {
     /// CT log list (Google v3 or Apple v5 JSON); repeatable, merged. Default: the cached list from `ct update`.
     #[arg(long = "log-list", global = true, value_name = "FILE")]
     pub log_list: Vec<PathBuf>,
+    /// CCADB table (CCADB's CSV report, or `ccadb update`'s compact form) deciding which company operates a CA. Default: the cache from `ccadb update`, else the embedded snapshot.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ccadb: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +59,9 @@ pub enum Command {
     /// Certificate Transparency log lists: update the cached list, show what is loaded.
     #[command(subcommand)]
     Ct(CtCommand),
+    /// CCADB disclosures (who operates each public CA): update the cached table, show the one in use.
+    #[command(subcommand)]
+    Ccadb(CcadbCommand),
     /// Is the daemon running? Version, database size, sites known, open alerts.
     Status(StatusArgs),
     /// Sites the daemon re-checks on a schedule.
@@ -354,6 +360,30 @@ pub struct CtUpdateArgs {
     /// Download from this URL instead of Google's (the signature from the same URL with .sig).
     #[arg(long, value_name = "URL", conflicts_with = "from")]
     pub url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CcadbCommand {
+    /// Download CCADB's all-certificate-records report (or read --from FILE), compact it, and cache it in the data dir.
+    Update(CcadbUpdateArgs),
+    /// Show the CCADB table in use: origin, date, counts.
+    Show(CtShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CcadbUpdateArgs {
+    /// Read this CCADB CSV report (or compact table) instead of downloading.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<std::path::PathBuf>,
+    /// Download from this URL instead of CCADB's AllCertificateRecordsCSVFormatv4.
+    #[arg(long, value_name = "URL", conflicts_with = "from")]
+    pub url: Option<String>,
+    /// The date the data speaks for (YYYY-MM-DD). Default: today for a download, else the newest date in the file.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Write the compact table to FILE instead of the data dir's cache.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

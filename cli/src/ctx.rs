@@ -38,6 +38,7 @@ impl Ctx {
             roots: self.global.roots.clone(),
             local_roots: self.global.local_roots.clone(),
             log_lists: (!self.global.log_list.is_empty()).then(|| self.global.log_list.clone()),
+            ccadb: self.global.ccadb.clone(),
             ..Layer::default()
         }
     }

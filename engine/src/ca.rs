@@ -1,13 +1,18 @@
-//! Who vouches for a site: the CA *owner*, not the exact intermediate.
+//! Who vouches for a site: the company that *operates* the issuing CA, not
+//! the names in its certificates.
 //!
-//! Let's Encrypt signs with R10, R11, E5, E6… under ISRG Root X1 and X2; all of
-//! that is one CA. The identity of a chain is therefore built from its anchor
-//! root and the issuer organisation, and two identities are the *same CA* when
-//! they share the root key, or — only for publicly trusted chains, where the
-//! organisation names are vouched for by audited CAs — the owner name or the
-//! issuing organisation. For `local` and `untrusted` chains only the root key
-//! counts: a forged "O=Let's Encrypt" under a local root is not Let's Encrypt.
+//! Names inside a certificate are written by whoever operates the CA above
+//! it, so a rogue or coerced public CA can call its intermediate
+//! "O=Let's Encrypt, CN=R11". Identity is therefore decided by keys and by
+//! CCADB's audited disclosures ([`crate::ccadb`]): the operator of the
+//! verified path's issuing CA (its Subordinate CA Owner, else CA Owner),
+//! else the root's operator by root key. Two identities are the *same CA*
+//! when they share the root key or the issuing key, or — only for publicly
+//! trusted chains — CCADB names the same operator for both. No string taken
+//! from a certificate ever merges two operators; names are kept for people.
 
+use crate::ccadb::disclosure::{self, OperatorSource};
+use crate::ccadb::Table;
 use crate::model::CertInfo;
 use crate::trust::{Trust, TrustKind};
 
@@ -29,17 +34,28 @@ pub struct CaIdentity {
     pub intermediate_spki: Option<String>,
     /// The trust class this identity was derived under.
     pub trust: TrustKind,
+    /// The operator's CCADB name (public chains with a disclosure only).
+    pub operator: Option<String>,
+    /// Where [`CaIdentity::operator`] came from.
+    pub operator_source: OperatorSource,
 }
 
 impl CaIdentity {
-    /// Derives the identity of `chain` under `trust`.
-    pub fn of(chain: &[CertInfo], trust: &Trust) -> Option<CaIdentity> {
+    /// Derives the identity of `chain` under `trust`, with the operator
+    /// from `table`.
+    pub fn of(chain: &[CertInfo], trust: &Trust, table: &Table) -> Option<CaIdentity> {
         let leaf = chain.first()?;
-        let issuer_cert = chain
-            .iter()
-            .skip(1)
-            .find(|c| c.subject == leaf.issuer)
-            .or_else(|| chain.get(1));
+        // The verified path's issuing certificate; without a path (untrusted
+        // chains) the presented certificate named as the issuer.
+        let issuer_cert = match (trust.path.first(), &trust.anchor) {
+            (Some(i), _) => chain.get(*i),
+            (None, Some(_)) => None,
+            (None, None) => chain
+                .iter()
+                .skip(1)
+                .find(|c| c.subject == leaf.issuer)
+                .or_else(|| chain.get(1)),
+        };
         let intermediate = leaf
             .issuer_cn
             .clone()
@@ -64,37 +80,71 @@ impl CaIdentity {
                 (name, root_name, top.spki_sha256.clone())
             }
         };
+        let (operator, operator_source) =
+            disclosure::operator(table, trust.kind, issuer_cert, &root_spki);
         Some(CaIdentity {
             owner,
             root,
             root_spki,
             issuer_org: leaf.issuer_org.clone(),
             intermediate,
-            intermediate_spki: issuer_cert.map(|c| c.spki_sha256.clone()),
+            intermediate_spki: issuer_cert
+                .map(|c| c.spki_sha256.clone())
+                .or_else(|| trust.anchor.as_ref().map(|a| a.spki_sha256.clone())),
             trust: trust.kind,
+            operator,
+            operator_source,
         })
     }
 
-    /// Whether `self` and `other` are the same CA owner (see module doc).
+    /// Fills in the operator of an identity recorded without one (history
+    /// from before operators, or from another table) from its keys.
+    pub fn resolve_operator(&mut self, table: &Table) {
+        if self.operator.is_some() || self.trust != TrustKind::Public {
+            return;
+        }
+        let by_issuer = self
+            .intermediate_spki
+            .as_deref()
+            .and_then(crate::ccadb::parse_b64_32)
+            .and_then(|k| table.by_key(&k, |_| true))
+            .map(|f| (f.operator.to_string(), f.kind));
+        if let Some((op, kind)) = by_issuer {
+            self.operator = Some(op);
+            self.operator_source = match kind {
+                crate::ccadb::Kind::Root => OperatorSource::CcadbRoot,
+                crate::ccadb::Kind::Intermediate => OperatorSource::CcadbIntermediate,
+            };
+        } else if let Some(f) = table.root(&self.root_spki) {
+            self.operator = Some(f.operator.to_string());
+            self.operator_source = OperatorSource::CcadbRoot;
+        }
+    }
+
+    /// Whether `self` and `other` are the same CA operator (see module doc):
+    /// the same root key, the same issuing key, or — both public — the same
+    /// CCADB operator.
     pub fn same_owner(&self, other: &CaIdentity) -> bool {
         if self.root_spki == other.root_spki {
             return true;
         }
-        if self.trust == TrustKind::Public && other.trust == TrustKind::Public {
-            if norm(&self.owner) == norm(&other.owner) {
-                return true;
-            }
-            if let (Some(a), Some(b)) = (&self.issuer_org, &other.issuer_org) {
-                return norm(a) == norm(b);
-            }
+        if self.intermediate_spki.is_some() && self.intermediate_spki == other.intermediate_spki {
+            return true;
         }
-        false
+        self.trust == TrustKind::Public
+            && other.trust == TrustKind::Public
+            && matches!((&self.operator, &other.operator), (Some(a), Some(b)) if a == b)
     }
 
-    /// "Let's Encrypt (R11, root ISRG Root X1)".
+    /// "Let's Encrypt (R11, root ISRG Root X1; operated by Internet Security
+    /// Research Group)": the brand people know, and the operator CCADB names.
     pub fn describe(&self) -> String {
         let brand = self.issuer_org.as_deref().unwrap_or(&self.owner);
-        format!("{brand} ({}, root {})", self.intermediate, self.root)
+        let op = match &self.operator {
+            Some(o) if norm(o) != norm(brand) => format!("; operated by {o}"),
+            _ => String::new(),
+        };
+        format!("{brand} ({}, root {}{op})", self.intermediate, self.root)
     }
 
     /// Short display name: the issuing organisation, else the owner.
@@ -114,53 +164,44 @@ fn norm(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn id(owner: &str, root_spki: &str, org: Option<&str>, trust: TrustKind) -> CaIdentity {
+    fn id(op: Option<&str>, root_spki: &str, org: &str, trust: TrustKind) -> CaIdentity {
         CaIdentity {
-            owner: owner.into(),
-            root: owner.into(),
+            owner: org.into(),
+            root: org.into(),
             root_spki: root_spki.into(),
-            issuer_org: org.map(str::to_string),
-            intermediate: "I".into(),
-            intermediate_spki: None,
+            issuer_org: Some(org.into()),
+            intermediate: "R11".into(),
+            intermediate_spki: Some(format!("issuer-of-{root_spki}")),
             trust,
+            operator: op.map(str::to_string),
+            operator_source: OperatorSource::CcadbIntermediate,
         }
     }
 
     #[test]
     fn same_owner_table() {
         use TrustKind::*;
+        let isrg = Some("Internet Security Research Group");
         let cases = [
-            // (a, b, same?)
-            (
-                id("ISRG", "x1", Some("Let's Encrypt"), Public),
-                id("ISRG", "x2", Some("Let's Encrypt"), Public),
-                true,
-            ),
-            (
-                id("ISRG", "x1", Some("Let's Encrypt"), Public),
-                id("DigiCert Inc", "d1", Some("DigiCert Inc"), Public),
-                false,
-            ),
-            (id("A", "k", None, Public), id("B", "k", None, Local), true),
-            (
-                id("ISRG", "x1", Some("Let's Encrypt"), Public),
-                id("ISRG", "evil", Some("Let's Encrypt"), Local),
-                false,
-            ),
-            (
-                id("Corp", "c1", Some("Corp"), Local),
-                id("Corp", "c2", Some("Corp"), Local),
-                false,
-            ),
-            (
-                id("Sectigo Limited", "s1", Some("Sectigo"), Public),
-                id("sectigo limited", "s2", None, Public),
-                true,
-            ),
+            // (what, a, b, same?)
+            ("X1 and X2 hierarchies: CCADB ties them", id(isrg, "x1", "Let's Encrypt", Public), id(isrg, "x2", "Let's Encrypt", Public), true),
+            ("two operators", id(isrg, "x1", "Let's Encrypt", Public), id(Some("DigiCert"), "d1", "DigiCert Inc", Public), false),
+            ("a public CA copying Let's Encrypt's names", id(isrg, "x1", "Let's Encrypt", Public), id(Some("Rogue State CA"), "evil", "Let's Encrypt", Public), false),
+            ("copied names, no disclosure for the copy", id(isrg, "x1", "Let's Encrypt", Public), id(None, "evil", "Let's Encrypt", Public), false),
+            ("no disclosure on either side: keys only", id(None, "a", "Same Name", Public), id(None, "b", "Same Name", Public), false),
+            ("same root key, any trust", id(None, "k", "A", Public), id(None, "k", "B", Local), true),
+            ("a local root named like a public CA", id(isrg, "x1", "Let's Encrypt", Public), id(isrg, "evil", "Let's Encrypt", Local), false),
+            ("local roots with one name, two keys", id(None, "c1", "Corp", Local), id(None, "c2", "Corp", Local), false),
+            ("operator names are CCADB's, compared exactly", id(Some("Sectigo"), "s1", "Sectigo", Public), id(Some("sectigo"), "s2", "Sectigo", Public), false),
         ];
-        for (i, (a, b, want)) in cases.iter().enumerate() {
-            assert_eq!(a.same_owner(b), *want, "case {i}");
-            assert_eq!(b.same_owner(a), *want, "case {i} reversed");
+        for (what, a, b, want) in cases.iter() {
+            assert_eq!(a.same_owner(b), *want, "{what}");
+            assert_eq!(b.same_owner(a), *want, "{what} (reversed)");
         }
+        let mut cross = id(None, "gs-root", "Google Trust Services", Public);
+        cross.intermediate_spki = Some("wr2".into());
+        let mut direct = id(None, "gts-r1", "Google Trust Services", Public);
+        direct.intermediate_spki = Some("wr2".into());
+        assert!(cross.same_owner(&direct), "one issuing key under two roots");
     }
 }

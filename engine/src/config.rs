@@ -21,6 +21,9 @@ pub struct Config {
     /// CT log-list files (like `--log-list`); default: the cached signed list.
     #[serde(default)]
     pub log_lists: Vec<PathBuf>,
+    /// CCADB table (like `--ccadb`); default: the cache, else the snapshot.
+    #[serde(default)]
+    pub ccadb: Option<PathBuf>,
     /// Show desktop notifications.
     #[serde(default = "yes")]
     pub notifications: bool,
@@ -68,6 +71,7 @@ impl Default for Config {
             roots: None,
             local_roots: None,
             log_lists: Vec::new(),
+            ccadb: None,
             notifications: true,
             hook: Vec::new(),
             hook_timeout: None,

@@ -11,6 +11,7 @@
 
 pub mod ca;
 pub mod caa;
+pub mod ccadb;
 pub mod check;
 pub mod client;
 pub mod config;

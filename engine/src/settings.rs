@@ -10,6 +10,7 @@
 //! | public roots       | `roots`            | `CERTWATCH_ROOTS`           | `--roots`            |
 //! | local roots        | `local_roots`      | `CERTWATCH_LOCAL_ROOTS`     | `--local-roots`      |
 //! | CT log lists       | `log_lists`        | `CERTWATCH_LOG_LIST` (`:`)  | `--log-list` (rep.)  |
+//! | CCADB table        | `ccadb`            | `CERTWATCH_CCADB`           | `--ccadb`            |
 //! | connect timeout    | `connect_timeout`  | `CERTWATCH_CONNECT_TIMEOUT` | `--connect-timeout`  |
 //! | handshake timeout  | `timeout`          | `CERTWATCH_TIMEOUT`         | `--timeout`          |
 //! | CAA look-ups       | `caa`              | `CERTWATCH_CAA` (0/1)       | `--caa` / `--no-caa` |
@@ -35,6 +36,8 @@ pub mod env {
     pub const LOCAL_ROOTS: &str = "CERTWATCH_LOCAL_ROOTS";
     /// CT log-list files, `:`-separated.
     pub const LOG_LIST: &str = "CERTWATCH_LOG_LIST";
+    /// CCADB table (CSV report or compact form) replacing cache and snapshot.
+    pub const CCADB: &str = "CERTWATCH_CCADB";
     /// Connect timeout, seconds.
     pub const CONNECT_TIMEOUT: &str = "CERTWATCH_CONNECT_TIMEOUT";
     /// TLS handshake timeout, seconds.
@@ -78,6 +81,7 @@ impl Source {
             "roots" => (env::ROOTS, "--roots"),
             "local_roots" => (env::LOCAL_ROOTS, "--local-roots"),
             "log_lists" => (env::LOG_LIST, "--log-list"),
+            "ccadb" => (env::CCADB, "--ccadb"),
             _ => ("", ""),
         };
         match self {
@@ -98,6 +102,8 @@ pub struct Origins {
     pub local_roots: Source,
     /// Of [`Settings::log_lists`].
     pub log_lists: Source,
+    /// Of [`Settings::ccadb`].
+    pub ccadb: Source,
 }
 
 /// The resolved settings of one run.
@@ -109,6 +115,8 @@ pub struct Settings {
     pub local_roots: Option<PathBuf>,
     /// CT log-list files; empty = the cached signed list, if any.
     pub log_lists: Vec<PathBuf>,
+    /// CCADB table replacing the cache and the embedded snapshot.
+    pub ccadb: Option<PathBuf>,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// TLS handshake timeout.
@@ -129,6 +137,7 @@ impl Default for Settings {
             roots: None,
             local_roots: None,
             log_lists: Vec::new(),
+            ccadb: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             caa: true,
@@ -150,6 +159,8 @@ pub struct Layer {
     pub local_roots: Option<PathBuf>,
     /// See [`Settings::log_lists`].
     pub log_lists: Option<Vec<PathBuf>>,
+    /// See [`Settings::ccadb`].
+    pub ccadb: Option<PathBuf>,
     /// See [`Settings::connect_timeout`].
     pub connect_timeout: Option<Duration>,
     /// See [`Settings::handshake_timeout`].
@@ -178,9 +189,13 @@ impl Settings {
             if l.log_lists.is_some() {
                 s.origins.log_lists = l.source;
             }
+            if l.ccadb.is_some() {
+                s.origins.ccadb = l.source;
+            }
             set(&mut s.roots, l.roots.clone().map(Some));
             set(&mut s.local_roots, l.local_roots.clone().map(Some));
             set(&mut s.log_lists, l.log_lists.clone());
+            set(&mut s.ccadb, l.ccadb.clone().map(Some));
             set(&mut s.connect_timeout, l.connect_timeout);
             set(&mut s.handshake_timeout, l.handshake_timeout);
             set(&mut s.caa, l.caa);
@@ -231,6 +246,7 @@ impl Layer {
             roots: c.roots.clone(),
             local_roots: c.local_roots.clone(),
             log_lists: (!c.log_lists.is_empty()).then(|| c.log_lists.clone()),
+            ccadb: c.ccadb.clone(),
             connect_timeout: c.connect_timeout.and_then(|v| parse_secs("", v).ok()),
             handshake_timeout: c.timeout.and_then(|v| parse_secs("", v).ok()),
             caa: c.caa,
@@ -279,6 +295,7 @@ impl Layer {
                     .map(PathBuf::from)
                     .collect()
             }),
+            ccadb: var(env::CCADB).map(PathBuf::from),
             connect_timeout: secs(env::CONNECT_TIMEOUT)?,
             handshake_timeout: secs(env::TIMEOUT)?,
             caa,

@@ -80,6 +80,11 @@ pub struct Trust {
     pub self_signed: bool,
     /// Validation errors, short and stable (e.g. `UnknownIssuer`).
     pub errors: Vec<String>,
+    /// The verified path's intermediates as indexes into the chain, the
+    /// leaf's issuer first (empty: issued by the anchor itself, or no path).
+    /// The issuing CA is the one whose key signed the leaf, whatever names
+    /// other certificates in the chain carry.
+    pub path: Vec<usize>,
 }
 
 /// Where the local (non-public) roots come from.
@@ -183,6 +188,7 @@ impl Classifier {
             name_mismatch: false,
             self_signed: false,
             errors: Vec::new(),
+            path: Vec::new(),
         };
         let Some(leaf) = chain.first() else {
             trust.errors.push("empty chain".into());
@@ -210,18 +216,20 @@ impl Classifier {
             .collect();
 
         match verify(&ee, &self.public, &inter, now, leaf, &mut trust) {
-            Ok(anchor) => {
+            Ok((anchor, path)) => {
                 trust.kind = TrustKind::Public;
                 trust.anchor = Some(anchor);
+                trust.path = path_indexes(chain, &path);
                 return trust;
             }
             Err(e) => trust.errors.push(e),
         }
         let local = self.local_anchors();
         if !local.is_empty() {
-            if let Ok(anchor) = verify(&ee, &local, &inter, now, leaf, &mut trust) {
+            if let Ok((anchor, path)) = verify(&ee, &local, &inter, now, leaf, &mut trust) {
                 trust.kind = TrustKind::Local;
                 trust.anchor = Some(anchor);
+                trust.path = path_indexes(chain, &path);
                 trust.errors.clear();
                 return trust;
             }
@@ -239,7 +247,7 @@ fn verify(
     now: i64,
     leaf: &CertInfo,
     trust: &mut Trust,
-) -> Result<Anchor, String> {
+) -> Result<(Anchor, Vec<Vec<u8>>), String> {
     let at = |t: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64));
     let run = |t: i64| {
         ee.verify_for_usage(
@@ -251,7 +259,13 @@ fn verify(
             None,
             None,
         )
-        .map(|p| anchor_info(p.anchor()))
+        .map(|p| {
+            let path = p
+                .intermediate_certificates()
+                .map(|c| c.der().as_ref().to_vec())
+                .collect();
+            (anchor_info(p.anchor()), path)
+        })
     };
     match run(now) {
         Ok(a) => Ok(a),
@@ -266,6 +280,13 @@ fn verify(
         }
         Err(e) => Err(webpki_error_name(&e)),
     }
+}
+
+/// Where each verified intermediate (DER) sits in the presented chain.
+fn path_indexes(chain: &[CertInfo], path: &[Vec<u8>]) -> Vec<usize> {
+    path.iter()
+        .filter_map(|der| chain.iter().skip(1).position(|c| &c.der == der).map(|i| i + 1))
+        .collect()
 }
 
 fn server_name(host: &str) -> Option<ServerName<'static>> {

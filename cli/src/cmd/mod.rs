@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod accept;
+pub mod ccadb;
 pub mod check;
 pub mod ct;
 pub mod daemon;

@@ -204,7 +204,7 @@ fn current_root_pin(ctx: &Ctx, host: &str, a: &PinsAddArgs) -> Result<Vec<Pin>> 
     let probed = engine
         .probe(&site, a.connect.as_deref(), &ProcessEnv)
         .with_context(|| format!("cannot connect to {site}"))?;
-    let an = analyze(&probed.chain, &site.host, unix_now(), &engine.classifier)?;
+    let an = analyze(&probed.chain, &site.host, unix_now(), &engine.classifier, &engine.ccadb)?;
     Ok(match &an.trust.anchor {
         Some(anchor) => vec![Pin {
             spki: anchor.spki_sha256.clone(),

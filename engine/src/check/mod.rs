@@ -24,6 +24,7 @@ pub use record::{NoHistory, ReadOnly, Recorder};
 pub use setup::{classifier, read_roots, SetupError};
 
 use crate::ca::CaIdentity;
+use crate::ccadb::{disclosure, Table};
 use crate::model::{parse_chain, CertInfo, Error as CertError};
 use crate::probe::proxy::{proxy_for, Env};
 use crate::probe::{self, ProbeConfig, ProbeError, Probed, Site};
@@ -82,6 +83,7 @@ pub fn analyze(
     host: &str,
     now: i64,
     classifier: &Classifier,
+    ccadb: &Table,
 ) -> Result<Analysis, CheckError> {
     if chain_der.is_empty() {
         return Err(CheckError::EmptyChain);
@@ -89,7 +91,7 @@ pub fn analyze(
     let chain =
         parse_chain(chain_der).map_err(|(index, error)| CheckError::Cert { index, error })?;
     let trust = classifier.classify(&chain, host, now);
-    let ca = CaIdentity::of(&chain, &trust).ok_or(CheckError::EmptyChain)?;
+    let ca = CaIdentity::of(&chain, &trust, ccadb).ok_or(CheckError::EmptyChain)?;
     Ok(Analysis { chain, trust, ca })
 }
 
@@ -191,6 +193,8 @@ impl ProbedSummary {
 pub struct Engine {
     /// Trust roots.
     pub classifier: Arc<Classifier>,
+    /// CCADB disclosures: who operates each public CA.
+    pub ccadb: Arc<Table>,
     /// How to connect.
     pub probe: ProbeConfig,
     /// Local evidence from what the user declared in the store (pins,
@@ -231,8 +235,20 @@ impl Engine {
         probed: Option<&Probed>,
         now: i64,
     ) -> Result<Prepared, CheckError> {
-        let analysis = analyze(chain_der, &site.host, now, &self.classifier)?;
+        let analysis = analyze(chain_der, &site.host, now, &self.classifier, &self.ccadb)?;
         let mut evidence = Evidence::default();
+        let path: Vec<&CertInfo> = analysis
+            .trust
+            .path
+            .iter()
+            .filter_map(|i| analysis.chain.get(*i))
+            .collect();
+        evidence.undisclosed = disclosure::undisclosed(
+            &self.ccadb,
+            analysis.trust.kind,
+            &path,
+            &analysis.ca.root_spki,
+        );
         for src in self.user_evidence.iter().chain(&self.evidence) {
             src.gather(site, &analysis, probed, now, &mut evidence);
         }
@@ -257,9 +273,10 @@ impl Engine {
         if self.enrichers.is_empty() {
             return warnings;
         }
-        let first = judge_with(site, now, &p.analysis, &p.evidence, history);
+        let history = with_operators(history, &self.ccadb);
+        let first = judge_with(site, now, &p.analysis, &p.evidence, &history);
         for e in &self.enrichers {
-            if e.wanted(&p.evidence, history, &first) {
+            if e.wanted(&p.evidence, &history, &first) {
                 if let Err(w) = e.enrich(site, &p.analysis, &mut p.evidence, now) {
                     warnings.push(w);
                 }
@@ -288,7 +305,7 @@ impl Engine {
             probed,
         } = p;
         let (verdict, stored) = rec.record(site, &analysis, now, &|h: &History| {
-            judge_with(site, now, &analysis, &evidence, h)
+            judge_with(site, now, &analysis, &evidence, &with_operators(h, &self.ccadb))
         })?;
         Ok(Checked {
             site: site.clone(),
@@ -324,6 +341,20 @@ impl Engine {
         self.user_evidence = crate::pins::source::standard_sources(store)?;
         Ok(())
     }
+}
+
+/// `history` with the operator of every identity recorded without one,
+/// resolved from its keys against `table` (the store keeps keys, not
+/// operators, so a newer table re-decides old sightings the same way).
+pub fn with_operators(history: &History, table: &Table) -> History {
+    let mut h = history.clone();
+    for s in &mut h.sightings {
+        s.ca.resolve_operator(table);
+    }
+    for a in &mut h.accepted {
+        a.ca.resolve_operator(table);
+    }
+    h
 }
 
 /// The judge over a prepared analysis (pure).

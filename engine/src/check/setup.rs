@@ -87,6 +87,10 @@ impl Engine {
                 "ignoring the cached CT log list: {e} (run `certwatch ct update`)"
             )),
         }
+        let (ccadb, _, ccadb_warnings) =
+            crate::ccadb::source::in_use(s.ccadb.as_deref(), data_dir)
+                .map_err(|e| SetupError(format!("{}: {e}", s.origins.ccadb.name("ccadb"))))?;
+        warnings.extend(ccadb_warnings);
         let mut enrichers: Vec<Arc<dyn Enricher>> = Vec::new();
         if s.caa {
             enrichers.push(Arc::new(CaaEnricher::new(CaaConfig {
@@ -96,6 +100,7 @@ impl Engine {
         }
         let mut engine = Engine {
             classifier: Arc::new(classifier),
+            ccadb,
             probe: ProbeConfig {
                 connect_timeout: s.connect_timeout,
                 handshake_timeout: s.handshake_timeout,

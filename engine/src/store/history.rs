@@ -287,6 +287,9 @@ fn ca_from_row(r: &rusqlite::Row<'_>, base: usize) -> rusqlite::Result<CaIdentit
         issuer_org: r.get(base + 4)?,
         intermediate: r.get(base + 5)?,
         intermediate_spki: r.get(base + 6)?,
+        // Resolved from the keys at judgement time (check::with_operators).
+        operator: None,
+        operator_source: crate::ccadb::disclosure::OperatorSource::RootKey,
     })
 }
 

@@ -441,6 +441,7 @@ pub fn ca_change_severity(input: &Input<'_>) -> Severity {
     }
     let e = input.evidence;
     if matches!(e.pin, Some(PinEvidence::Violation { .. }))
+        || e.undisclosed.as_ref().is_some_and(|m| !m.too_new)
         || matches!(e.caa, Some(CaaEvidence::Forbids { .. }))
         || e.ct
             .as_ref()
@@ -543,6 +544,32 @@ fn evidence_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
             "no CAA records restrict which CA may issue for this domain".to_string(),
         ),
         None => {}
+    }
+    if let Some(m) = &e.undisclosed {
+        let name = crate::sanitize::sanitize(&m.name);
+        if m.too_new {
+            push(
+                reasons,
+                Code::DisclosureUnknown,
+                Severity::Info,
+                format!(
+                    "the intermediate \"{name}\" was issued on {}, after the CCADB data used here ({}, from {}): whether it was disclosed cannot be told yet (run `certwatch ccadb update`)",
+                    date(m.not_before),
+                    m.data_date,
+                    m.data_source
+                ),
+            );
+        } else {
+            push(
+                reasons,
+                Code::UndisclosedIntermediate,
+                Severity::Warning,
+                format!(
+                    "the intermediate CA \"{name}\" (SHA-256 {}) chains to a publicly trusted root but is not disclosed in CCADB as of {}: root programs require every such CA to be disclosed and audited, so an undisclosed one is either a compliance failure or a CA issuing outside its audits",
+                    m.sha256, m.data_date
+                ),
+            );
+        }
     }
     if let Some(diff) = &e.browser_chain_differs {
         push(

@@ -110,6 +110,7 @@ fn trust(kind: TrustKind) -> Trust {
         name_mismatch: false,
         self_signed: kind == TrustKind::Untrusted,
         errors: vec![],
+        path: vec![],
     }
 }
 

@@ -96,6 +96,8 @@ pub enum Code {
     BrowserChainDiffers,
     /// The leaf expires within the expiry thresholds (CLI and daemon only).
     ExpiresSoon,
+    UndisclosedIntermediate,
+    DisclosureUnknown,
 }
 
 impl Code {
@@ -127,6 +129,8 @@ impl Code {
             Code::InterceptorKnown => "interceptor_known",
             Code::BrowserChainDiffers => "browser_chain_differs",
             Code::ExpiresSoon => "expires_soon",
+            Code::UndisclosedIntermediate => "undisclosed_intermediate",
+            Code::DisclosureUnknown => "disclosure_unknown",
         }
     }
 }
@@ -294,6 +298,8 @@ pub struct Evidence {
     /// Expiry thresholds: set by `certwatch check` and the daemon, absent for
     /// browser visits (where `expires_soon` would be noise).
     pub expiry: Option<super::expiry::ExpiryPolicy>,
+    /// An intermediate on the verified public path that CCADB does not list.
+    pub undisclosed: Option<crate::ccadb::disclosure::Missing>,
 }
 
 /// Everything the judge looks at.
