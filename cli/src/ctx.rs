@@ -72,6 +72,18 @@ impl Ctx {
         Ok(Arc::new(certwatch_engine::check::classifier(&s)?))
     }
 
+    /// The CCADB table of the resolved settings; warnings go to stderr.
+    pub fn ccadb(&self) -> Result<Arc<certwatch_engine::ccadb::Table>> {
+        let s = self.settings(Layer::default())?;
+        let (table, _, warnings) =
+            certwatch_engine::ccadb::source::in_use(s.ccadb.as_deref(), &self.paths.data_dir)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", s.origins.ccadb.name("ccadb")))?;
+        for w in warnings {
+            eprintln!("certwatch: {}", sanitize(&w));
+        }
+        Ok(table)
+    }
+
     /// Opens the history store; reports a corrupt file that was moved aside.
     pub fn store(&self) -> Result<Store> {
         let s = Store::open(&self.paths.db)?;

@@ -46,7 +46,8 @@ fn main() {
         Classifier::new(Some(&[ca_cert.der().to_vec()]), LocalRoots::None).expect("roots");
     let now0 = 1_800_000_000i64;
     let trust = classifier.classify(&chain, "s0.bench.test", now0);
-    let ca = CaIdentity::of(&chain, &trust).expect("ca");
+    let ca =
+        CaIdentity::of(&chain, &trust, &certwatch_engine::ccadb::Table::default()).expect("ca");
     let evidence = Evidence::default();
     let site_list: Vec<Site> = (0..sites)
         .map(|i| Site::parse(&format!("s{i}.bench.test"), 443).expect("site"))

@@ -122,18 +122,20 @@ impl CaIdentity {
     }
 
     /// Whether `self` and `other` are the same CA operator (see module doc):
-    /// the same root key, the same issuing key, or — both public — the same
-    /// CCADB operator.
+    /// the same issuing key; else, both public with a CCADB operator, the
+    /// same operator (an externally operated subordinate CA under a shared
+    /// root is another operator); else the same root key. No name taken
+    /// from a certificate takes part.
     pub fn same_owner(&self, other: &CaIdentity) -> bool {
-        if self.root_spki == other.root_spki {
-            return true;
-        }
         if self.intermediate_spki.is_some() && self.intermediate_spki == other.intermediate_spki {
             return true;
         }
-        self.trust == TrustKind::Public
-            && other.trust == TrustKind::Public
-            && matches!((&self.operator, &other.operator), (Some(a), Some(b)) if a == b)
+        if self.trust == TrustKind::Public && other.trust == TrustKind::Public {
+            if let (Some(a), Some(b)) = (&self.operator, &other.operator) {
+                return a == b;
+            }
+        }
+        self.root_spki == other.root_spki
     }
 
     /// "Let's Encrypt (R11, root ISRG Root X1; operated by Internet Security
@@ -153,7 +155,9 @@ impl CaIdentity {
     }
 }
 
-fn norm(s: &str) -> String {
+/// A name compared case- and punctuation-insensitively (for display
+/// decisions and evidence look-ups, never for identity).
+pub(crate) fn norm(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -184,19 +188,84 @@ mod tests {
         let isrg = Some("Internet Security Research Group");
         let cases = [
             // (what, a, b, same?)
-            ("X1 and X2 hierarchies: CCADB ties them", id(isrg, "x1", "Let's Encrypt", Public), id(isrg, "x2", "Let's Encrypt", Public), true),
-            ("two operators", id(isrg, "x1", "Let's Encrypt", Public), id(Some("DigiCert"), "d1", "DigiCert Inc", Public), false),
-            ("a public CA copying Let's Encrypt's names", id(isrg, "x1", "Let's Encrypt", Public), id(Some("Rogue State CA"), "evil", "Let's Encrypt", Public), false),
-            ("copied names, no disclosure for the copy", id(isrg, "x1", "Let's Encrypt", Public), id(None, "evil", "Let's Encrypt", Public), false),
-            ("no disclosure on either side: keys only", id(None, "a", "Same Name", Public), id(None, "b", "Same Name", Public), false),
-            ("same root key, any trust", id(None, "k", "A", Public), id(None, "k", "B", Local), true),
-            ("a local root named like a public CA", id(isrg, "x1", "Let's Encrypt", Public), id(isrg, "evil", "Let's Encrypt", Local), false),
-            ("local roots with one name, two keys", id(None, "c1", "Corp", Local), id(None, "c2", "Corp", Local), false),
-            ("operator names are CCADB's, compared exactly", id(Some("Sectigo"), "s1", "Sectigo", Public), id(Some("sectigo"), "s2", "Sectigo", Public), false),
+            (
+                "X1 and X2 hierarchies: CCADB ties them",
+                id(isrg, "x1", "Let's Encrypt", Public),
+                id(isrg, "x2", "Let's Encrypt", Public),
+                true,
+            ),
+            (
+                "two operators",
+                id(isrg, "x1", "Let's Encrypt", Public),
+                id(Some("DigiCert"), "d1", "DigiCert Inc", Public),
+                false,
+            ),
+            (
+                "a public CA copying Let's Encrypt's names",
+                id(isrg, "x1", "Let's Encrypt", Public),
+                id(Some("Rogue State CA"), "evil", "Let's Encrypt", Public),
+                false,
+            ),
+            (
+                "copied names, no disclosure for the copy",
+                id(isrg, "x1", "Let's Encrypt", Public),
+                id(None, "evil", "Let's Encrypt", Public),
+                false,
+            ),
+            (
+                "no disclosure on either side: keys only",
+                id(None, "a", "Same Name", Public),
+                id(None, "b", "Same Name", Public),
+                false,
+            ),
+            (
+                "same root key, any trust",
+                id(None, "k", "A", Public),
+                id(None, "k", "B", Local),
+                true,
+            ),
+            (
+                "a local root named like a public CA",
+                id(isrg, "x1", "Let's Encrypt", Public),
+                id(isrg, "evil", "Let's Encrypt", Local),
+                false,
+            ),
+            (
+                "local roots with one name, two keys",
+                id(None, "c1", "Corp", Local),
+                id(None, "c2", "Corp", Local),
+                false,
+            ),
+            (
+                "operator names are CCADB's, compared exactly",
+                id(Some("Sectigo"), "s1", "Sectigo", Public),
+                id(Some("sectigo"), "s2", "Sectigo", Public),
+                false,
+            ),
         ];
-        for (what, a, b, want) in cases.iter() {
-            assert_eq!(a.same_owner(b), *want, "{what}");
-            assert_eq!(b.same_owner(a), *want, "{what} (reversed)");
+        let mut apple = id(Some("Apple Inc."), "dc", "Apple Inc.", Public);
+        apple.intermediate_spki = Some("apple-ev".into());
+        let digicert = id(Some("DigiCert"), "dc", "DigiCert Inc", Public);
+        let cases = cases.into_iter().chain([
+            (
+                "a subordinate CA of another operator under a shared root",
+                apple.clone(),
+                digicert,
+                false,
+            ),
+            (
+                "a shared root without operators: the root key ties them",
+                CaIdentity {
+                    operator: None,
+                    ..apple.clone()
+                },
+                id(None, "dc", "DigiCert Inc", Public),
+                true,
+            ),
+        ]);
+        for (what, a, b, want) in cases {
+            assert_eq!(a.same_owner(&b), want, "{what}");
+            assert_eq!(b.same_owner(&a), want, "{what} (reversed)");
         }
         let mut cross = id(None, "gs-root", "Google Trust Services", Public);
         cross.intermediate_spki = Some("wr2".into());

@@ -285,7 +285,13 @@ fn verify(
 /// Where each verified intermediate (DER) sits in the presented chain.
 fn path_indexes(chain: &[CertInfo], path: &[Vec<u8>]) -> Vec<usize> {
     path.iter()
-        .filter_map(|der| chain.iter().skip(1).position(|c| &c.der == der).map(|i| i + 1))
+        .filter_map(|der| {
+            chain
+                .iter()
+                .skip(1)
+                .position(|c| &c.der == der)
+                .map(|i| i + 1)
+        })
         .collect()
 }
 

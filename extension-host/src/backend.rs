@@ -173,7 +173,14 @@ impl Backend for DirectBackend {
         // Firefox: the browser's chain is the observation; our probe is the witness.
         let mut p = self.engine.prepare(site, chain, None, now).map_err(fail)?;
         let host_probe = match own.and_then(|p| {
-            analyze(&p.chain, &site.host, now, &self.engine.classifier, &self.engine.ccadb).map(|a| (a, p))
+            analyze(
+                &p.chain,
+                &site.host,
+                now,
+                &self.engine.classifier,
+                &self.engine.ccadb,
+            )
+            .map(|a| (a, p))
         }) {
             Ok((own, probed)) => {
                 p.evidence.browser_chain_differs = chain_difference(

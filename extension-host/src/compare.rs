@@ -39,6 +39,7 @@ pub fn chain_difference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certwatch_engine::ccadb::disclosure::OperatorSource;
 
     fn ca(owner: &str, spki: &str, trust: TrustKind) -> CaIdentity {
         CaIdentity {
@@ -49,6 +50,8 @@ mod tests {
             intermediate: format!("{owner} R1"),
             intermediate_spki: None,
             trust,
+            operator: (trust == TrustKind::Public).then(|| owner.to_string()),
+            operator_source: OperatorSource::CcadbIntermediate,
         }
     }
 

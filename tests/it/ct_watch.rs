@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use certwatch_engine::ca::CaIdentity;
+use certwatch_engine::ccadb::disclosure::OperatorSource;
 use certwatch_engine::ct::watch::{self, CrtSh, CtSearch, LogMonitor, Polite, WatchError};
 use certwatch_engine::ct::LogList;
 use certwatch_engine::model::parse_cert;
@@ -68,6 +69,8 @@ fn known(org: &str, intermediate: &str) -> CaIdentity {
         intermediate: intermediate.into(),
         intermediate_spki: None,
         trust: TrustKind::Public,
+        operator: Some(org.into()),
+        operator_source: OperatorSource::CcadbIntermediate,
     }
 }
 

@@ -11,7 +11,10 @@ use serde::Deserialize;
 
 use crate::ctlog::{embed_scts, list_json, TestLog};
 use crate::dns::{start_dnsmasq, Dnsmasq};
-use crate::{codes, leaf_params, rsa_key, self_signed_with, Ca, Leaf, TestEnv, TlsServer};
+use crate::{
+    ccadb_csv, codes, leaf_params, rsa_key, self_signed_with, Ca, Disclosure, Leaf, TestEnv,
+    TlsServer,
+};
 
 /// One scenario file.
 #[derive(Debug, Deserialize)]
@@ -159,6 +162,8 @@ impl World {
                 "The USERTRUST Network",
             ),
             ("ROGUE", "Rogue Root CA", "Rogue Trust Ltd"),
+            ("LEY", "ISRG Root YR", "ISRG"),
+            ("GS", "GlobalSign Root CA", "GlobalSign nv-sa"),
             ("CORP", "Zscaler Root CA", "Zscaler Inc."),
             ("AV", "Avast Web/Mail Shield Root", "Avast"),
             ("MITM", "mitmproxy", "mitmproxy"),
@@ -188,6 +193,30 @@ impl World {
                 "Sectigo Limited",
             ),
             ("ROGUE/TLS", "ROGUE", "Rogue TLS CA", "Rogue Trust Ltd"),
+            // A public CA copying Let's Encrypt's names: a plausible new CN
+            // (disclosed by the rogue CA as its own) and an existing one
+            // (not disclosed at all).
+            ("ROGUE/R14", "ROGUE", "R14", "Let's Encrypt"),
+            ("ROGUE/R11", "ROGUE", "R11", "Let's Encrypt"),
+            // Let's Encrypt Gen Y.
+            ("LEY/YR1", "LEY", "YR1", "Let's Encrypt"),
+            ("LEY/YR2", "LEY", "YR2", "Let's Encrypt"),
+            // Externally operated subordinate CAs: Apple's under DigiCert.
+            (
+                "DC/APPLE1",
+                "DC",
+                "Apple Public EV Server RSA CA 1 - G1",
+                "Apple Inc.",
+            ),
+            (
+                "DC/APPLE2",
+                "DC",
+                "Apple Public Server RSA CA 12 - G1",
+                "Apple Inc.",
+            ),
+            // A Google root that is not in the public set, cross-signed by
+            // GlobalSign: the path ends at GlobalSign's root.
+            ("GS/GTSR4", "GS", "GTS Root R4", "Google Trust Services LLC"),
             (
                 "CORP/PROXY",
                 "CORP",
@@ -201,10 +230,12 @@ impl World {
             let ca = cas[parent].intermediate(cn, org);
             cas.insert(id.to_string(), ca);
         }
+        let wr4 = cas["GS/GTSR4"].intermediate("WR4", "Google Trust Services");
+        cas.insert("GS/GTSR4/WR4".to_string(), wr4);
         World {
             cas,
             logs: [TestLog::new(), TestLog::new(), TestLog::new()],
-            public: ["LE", "LEX2", "DC", "GTS", "SEC", "ROGUE"]
+            public: ["LE", "LEX2", "DC", "GTS", "SEC", "ROGUE", "LEY", "GS"]
                 .map(String::from)
                 .to_vec(),
             local: ["CORP", "AV", "MITM", "FORGE"].map(String::from).to_vec(),
@@ -219,6 +250,7 @@ impl World {
         let public: Vec<&Ca> = self.public.iter().map(|id| &self.cas[id]).collect();
         let local: Vec<&Ca> = self.local.iter().map(|id| &self.cas[id]).collect();
         let env = TestEnv::new().public_roots(&public).local(&local);
+        env.ccadb(&ccadb_csv(&self.disclosures(), "2026-08-22"));
         let list = env.dir.path().join("log_list.json");
         let json = list_json(&[
             (&self.logs[0], "Operator A"),
@@ -227,6 +259,53 @@ impl World {
         ]);
         std::fs::write(&list, json).unwrap();
         (env, list)
+    }
+
+    /// What CCADB discloses about the public CAs: every one of them but
+    /// `ROGUE/R11`, with the owners real CCADB names (Apple's CAs under
+    /// DigiCert are Apple's; the GlobalSign cross-sign is Google's).
+    fn disclosures(&self) -> Vec<Disclosure<'_>> {
+        let isrg = "Internet Security Research Group";
+        let gts = "Google Trust Services LLC";
+        let roots = [
+            ("LE", isrg),
+            ("LEX2", isrg),
+            ("LEY", isrg),
+            ("DC", "DigiCert"),
+            ("GTS", gts),
+            ("SEC", "Sectigo"),
+            ("ROGUE", "Rogue State CA"),
+            ("GS", "GlobalSign nv-sa"),
+        ];
+        let mut out: Vec<Disclosure<'_>> = roots
+            .iter()
+            .map(|(id, owner)| Disclosure::root(&self.cas[*id], owner))
+            .collect();
+        let inters = [
+            ("LE/R10", isrg, None),
+            ("LE/R11", isrg, None),
+            ("LEX2/E5", isrg, None),
+            ("LEX2/E6", isrg, None),
+            ("LEY/YR1", isrg, None),
+            ("LEY/YR2", isrg, None),
+            ("DC/G2", "DigiCert", None),
+            ("DC/EV", "DigiCert", None),
+            ("DC/APPLE1", "DigiCert", Some("Apple Inc.")),
+            ("DC/APPLE2", "DigiCert", Some("Apple Inc.")),
+            ("GTS/WR2", gts, None),
+            ("GTS/WE1", gts, None),
+            ("GS/GTSR4", "GlobalSign nv-sa", Some(gts)),
+            ("GS/GTSR4/WR4", gts, None),
+            ("SEC/DV", "Sectigo", None),
+            ("ROGUE/TLS", "Rogue State CA", None),
+            ("ROGUE/R14", "Rogue State CA", None),
+        ];
+        for (id, owner, sub) in inters {
+            let mut d = Disclosure::intermediate(&self.cas[id], owner);
+            d.subordinate_owner = sub;
+            out.push(d);
+        }
+        out
     }
 
     fn is_public(&self, issuer: &str) -> bool {

@@ -4,12 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod ccadb;
 pub mod corpus;
 pub mod ctlog;
 pub mod dns;
 mod pki;
 mod servers;
 
+pub use ccadb::*;
 pub use pki::*;
 pub use servers::*;
 
@@ -172,6 +174,10 @@ impl TestEnv {
         }
         if let Some(r) = &self.roots {
             c.arg("--roots").arg(r);
+        }
+        let ccadb = self.path("ccadb.csv");
+        if ccadb.exists() {
+            c.env("CERTWATCH_CCADB", ccadb);
         }
         // Tests never depend on the machine's OS store: an empty file = no local roots.
         c.arg("--local-roots")

@@ -28,8 +28,8 @@ fn update(ctx: &Ctx, a: CcadbUpdateArgs) -> Result<Status> {
     };
     let built = match &a.from {
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
             let snapshot = Table::snapshot().ok();
             let mut b = source::build(&path.display().to_string(), &bytes, date, snapshot.as_ref())
                 .map_err(anyhow::Error::msg)?;

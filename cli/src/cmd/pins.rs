@@ -204,7 +204,13 @@ fn current_root_pin(ctx: &Ctx, host: &str, a: &PinsAddArgs) -> Result<Vec<Pin>> 
     let probed = engine
         .probe(&site, a.connect.as_deref(), &ProcessEnv)
         .with_context(|| format!("cannot connect to {site}"))?;
-    let an = analyze(&probed.chain, &site.host, unix_now(), &engine.classifier, &engine.ccadb)?;
+    let an = analyze(
+        &probed.chain,
+        &site.host,
+        unix_now(),
+        &engine.classifier,
+        &engine.ccadb,
+    )?;
     Ok(match &an.trust.anchor {
         Some(anchor) => vec![Pin {
             spki: anchor.spki_sha256.clone(),
@@ -238,7 +244,8 @@ fn check(ctx: &Ctx, a: PinsCheckArgs) -> Result<Status> {
         None => unix_now(),
     };
     let classifier = ctx.classifier()?;
-    let an = analyze(&ders, &host, now, &classifier)
+    let ccadb = ctx.ccadb()?;
+    let an = analyze(&ders, &host, now, &classifier, &ccadb)
         .with_context(|| format!("{}", a.chain.display()))?;
     let mut store = existing_store(ctx)?;
     let db = effective_pins(store.as_mut())?;

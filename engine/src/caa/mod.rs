@@ -61,26 +61,37 @@ pub fn parse_ca_domains(src: &str) -> Result<Vec<CaDomains>, String> {
     })
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::ca::norm;
 
 /// The CAA issuer domains of `ca` (union over every matching data entry),
 /// or `None` when the CA is not in the data.
+///
+/// A CA with a CCADB operator is matched by that operator alone (its name
+/// must start with a data name: "DigiCert Europe Netherlands B.V." is
+/// DigiCert, "Pos Digicert Sdn. Bhd" is not), so a CA that copies another
+/// CA's names into its certificates is not given that CA's CAA domains.
+/// Without an operator (local or untrusted chains) the names shown in the
+/// chain are matched, as substrings.
 pub fn issuer_domains(map: &[CaDomains], ca: &CaIdentity) -> Option<Vec<String>> {
-    let hay: Vec<String> = [Some(&ca.owner), ca.issuer_org.as_ref(), Some(&ca.root)]
-        .into_iter()
-        .flatten()
-        .map(|s| norm(s))
-        .collect();
+    let matches: Box<dyn Fn(&str) -> bool> = match &ca.operator {
+        Some(op) => {
+            let op = norm(op);
+            Box::new(move |n: &str| op.starts_with(n))
+        }
+        None => {
+            let hay: Vec<String> = [Some(&ca.owner), ca.issuer_org.as_ref(), Some(&ca.root)]
+                .into_iter()
+                .flatten()
+                .map(|s| norm(s))
+                .collect();
+            Box::new(move |n: &str| hay.iter().any(|h| h.contains(n)))
+        }
+    };
     let mut out: Vec<String> = Vec::new();
     for e in map {
         if e.names.iter().any(|n| {
             let n = norm(n);
-            !n.is_empty() && hay.iter().any(|h| h.contains(&n))
+            !n.is_empty() && matches(&n)
         }) {
             for d in &e.domains {
                 let d = d.to_ascii_lowercase();
@@ -304,6 +315,7 @@ impl Enricher for CaaEnricher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ccadb::disclosure::OperatorSource;
     use crate::trust::TrustKind;
 
     fn rec(tag: &str, v: &str) -> CaaRecord {
@@ -323,6 +335,8 @@ mod tests {
             intermediate: "I".into(),
             intermediate_spki: None,
             trust: TrustKind::Public,
+            operator: None,
+            operator_source: OperatorSource::RootKey,
         }
     }
 
@@ -342,6 +356,51 @@ mod tests {
         .unwrap();
         assert!(gts.contains(&"pki.goog".to_string()));
         assert!(issuer_domains(&m, &ca("Corp Root", Some("ACME Corp"))).is_none());
+    }
+
+    #[test]
+    fn operator_decides_not_names() {
+        let m = parse_ca_domains(CAA_DOMAINS_TOML).unwrap();
+        let op = |operator: &str, brand: &str| {
+            let mut c = ca(brand, Some(brand));
+            c.operator = Some(operator.into());
+            c.operator_source = OperatorSource::CcadbIntermediate;
+            issuer_domains(&m, &c)
+        };
+        let one = |d: &str| Some(vec![d.to_string()]);
+        let cases = [
+            (
+                "ISRG",
+                op("Internet Security Research Group", "Let's Encrypt"),
+                one("letsencrypt.org"),
+            ),
+            (
+                "a rogue CA copying Let's Encrypt's names",
+                op("Rogue State CA", "Let's Encrypt"),
+                None,
+            ),
+            (
+                "DigiCert Europe is DigiCert",
+                op("DigiCert Europe Netherlands B.V.", "DigiCert"),
+                op("DigiCert", "DigiCert"),
+            ),
+            (
+                "Pos Digicert is not DigiCert",
+                op("Pos Digicert Sdn. Bhd (Malaysia)", "DigiCert"),
+                None,
+            ),
+            (
+                "Sectigo (Europe)",
+                op("Sectigo (Europe)", "Sectigo"),
+                op("Sectigo", "Sectigo"),
+            ),
+        ];
+        for (what, got, want) in cases {
+            assert_eq!(got, want, "{what}");
+        }
+        assert!(op("DigiCert", "x")
+            .unwrap()
+            .contains(&"digicert.com".to_string()));
     }
 
     #[test]

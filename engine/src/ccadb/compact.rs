@@ -95,7 +95,9 @@ pub fn read(file: &str, text: &str) -> Result<Table, String> {
     };
     let (_, magic) = next("the header")?;
     if magic != MAGIC {
-        return Err(format!("{file}:1: not a certwatch CCADB table (expected \"{MAGIC}\")"));
+        return Err(format!(
+            "{file}:1: not a certwatch CCADB table (expected \"{MAGIC}\")"
+        ));
     }
     let field = |(n, l): (usize, &str), key: &str| -> Result<String, String> {
         l.strip_prefix(key)

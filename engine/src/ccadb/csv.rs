@@ -98,7 +98,10 @@ fn column(header: &[String], names: &[&str]) -> Option<usize> {
 }
 
 fn hex32(s: &str) -> Option<[u8; 32]> {
-    let s: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    let s: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
     if s.len() != 64 {
         return None;
     }
@@ -263,11 +266,18 @@ mod tests {
         let p = read("r.csv", &csv).unwrap();
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.operators, vec!["DigiCert", "Apple Inc."]);
-        assert_eq!(p.records[1].operator, 1, "the subordinate CA owner operates it");
+        assert_eq!(
+            p.records[1].operator, 1,
+            "the subordinate CA owner operates it"
+        );
         assert!(p.records[1].revoked && !p.records[0].revoked);
         assert_eq!(p.records[0].kind, Kind::Root);
         assert_eq!(p.skipped.len(), 3, "{:?}", p.skipped);
-        assert!(p.skipped[0].starts_with("r.csv:4: skipped (Broken)"), "{}", p.skipped[0]);
+        assert!(
+            p.skipped[0].starts_with("r.csv:4: skipped (Broken)"),
+            "{}",
+            p.skipped[0]
+        );
         assert!(p.skipped[1].starts_with("r.csv:5:"), "{}", p.skipped[1]);
         assert!(p.skipped[2].contains("unknown record type \"Leaf\""));
         assert_eq!(p.newest_date, parse_date("2020-01-02"));
@@ -276,7 +286,10 @@ mod tests {
     #[test]
     fn a_file_without_the_needed_columns_is_refused_by_name() {
         let e = read("x.csv", "name,value\na,b\n").unwrap_err();
-        assert!(e.contains("x.csv:1: no \"SHA-256 Fingerprint\" column"), "{e}");
+        assert!(
+            e.contains("x.csv:1: no \"SHA-256 Fingerprint\" column"),
+            "{e}"
+        );
         assert!(read("e.csv", "").unwrap_err().contains("empty file"));
     }
 }

@@ -97,7 +97,7 @@ impl Table {
         input_sha256: String,
     ) -> Table {
         // Stable: the first record for a fingerprint wins.
-        records.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        records.sort_by_key(|r| r.sha256);
         records.dedup_by(|b, a| a.sha256 == b.sha256);
         let mut by_spki: Vec<([u8; 32], u32)> = records
             .iter()
@@ -132,11 +132,7 @@ impl Table {
 
     /// (roots, intermediates, operators).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let roots = self
-            .records
-            .iter()
-            .filter(|r| r.kind == Kind::Root)
-            .count();
+        let roots = self.records.iter().filter(|r| r.kind == Kind::Root).count();
         (roots, self.records.len() - roots, self.operators.len())
     }
 

@@ -104,7 +104,11 @@ pub fn build(
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.len() > csv::MAX_CSV_BYTES as u64 {
-        return Err(format!("{}: larger than {} MiB", path.display(), csv::MAX_CSV_BYTES >> 20));
+        return Err(format!(
+            "{}: larger than {} MiB",
+            path.display(),
+            csv::MAX_CSV_BYTES >> 20
+        ));
     }
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -125,14 +129,19 @@ pub fn in_use(
 ) -> Result<(Arc<Table>, Origin, Vec<String>), String> {
     if let Some(p) = configured {
         let built = load_file(p)?;
-        return Ok((Arc::new(built.table), Origin::File(p.to_path_buf()), Vec::new()));
+        return Ok((
+            Arc::new(built.table),
+            Origin::File(p.to_path_buf()),
+            Vec::new(),
+        ));
     }
     let snapshot = Table::snapshot()?;
     let cache = cache_path(data_dir);
     let mut warnings = Vec::new();
     if cache.exists() {
         match read_file(&cache).and_then(|b| {
-            let text = String::from_utf8(b).map_err(|_| format!("{}: not UTF-8", cache.display()))?;
+            let text =
+                String::from_utf8(b).map_err(|_| format!("{}: not UTF-8", cache.display()))?;
             compact::read(&cache.display().to_string(), &text)
         }) {
             Ok(t) if t.date >= snapshot.date => {
@@ -158,11 +167,7 @@ pub fn install(data_dir: &Path, table: &Table) -> Result<PathBuf, String> {
 }
 
 /// Downloads CCADB's report from `url` (dated today).
-pub fn download(
-    url: &str,
-    http: &crate::ct::fetch::HttpClient,
-    now: i64,
-) -> Result<Built, String> {
+pub fn download(url: &str, http: &crate::ct::fetch::HttpClient, now: i64) -> Result<Built, String> {
     let answer = http.get(url).map_err(|e| format!("{url}: {e}"))?;
     if !answer.is_success() {
         return Err(format!("{url}: HTTP {}", answer.status()));

@@ -1,3 +1,5 @@
+//! Tests of the CCADB table: the CSV reader, the compact form, look-ups and the disclosure rules.
+
 use super::disclosure::{operator, undisclosed, OperatorSource};
 use super::*;
 use crate::trust::TrustKind;
@@ -27,7 +29,12 @@ fn rec(fp: u8, key: Option<u8>, kind: Kind, op: u32, nb_day: i64) -> Record {
 /// operators (key 9).
 fn world() -> Table {
     Table::new(
-        vec!["ISRG".into(), "DigiCert".into(), "Apple Inc.".into(), "Other".into()],
+        vec![
+            "ISRG".into(),
+            "DigiCert".into(),
+            "Apple Inc.".into(),
+            "Other".into(),
+        ],
         vec![
             rec(10, Some(1), Kind::Root, 0, 16_000),
             rec(11, Some(2), Kind::Intermediate, 0, 19_000),
@@ -67,16 +74,87 @@ fn template() -> CertInfo {
 fn operator_table() {
     let t = world();
     use OperatorSource::*;
-    let cases: Vec<(&str, TrustKind, Option<CertInfo>, [u8; 32], Option<&str>, OperatorSource)> = vec![
-        ("R11 by fingerprint", TrustKind::Public, Some(cert(11, 77, "2024-03-13")), k(1), Some("ISRG"), CcadbIntermediate),
-        ("re-issued R11: other fingerprint, same key", TrustKind::Public, Some(cert(99, 2, "2025-01-01")), k(1), Some("ISRG"), CcadbIntermediate),
-        ("Apple's CA under a DigiCert root", TrustKind::Public, Some(cert(13, 4, "2020-01-01")), k(3), Some("Apple Inc."), CcadbIntermediate),
-        ("unknown intermediate: the root's operator", TrustKind::Public, Some(cert(98, 98, "2020-01-01")), k(3), Some("DigiCert"), CcadbRoot),
-        ("a key under two operators settles nothing", TrustKind::Public, Some(cert(97, 9, "2020-01-01")), k(3), Some("DigiCert"), CcadbRoot),
-        ("leaf issued by the root itself", TrustKind::Public, None, k(1), Some("ISRG"), CcadbRoot),
-        ("a root the data does not cover", TrustKind::Public, Some(cert(96, 96, "2020-01-01")), k(50), None, RootKey),
-        ("local chains have no operator", TrustKind::Local, Some(cert(11, 2, "2024-03-13")), k(1), None, RootKey),
-        ("untrusted chains have no operator", TrustKind::Untrusted, Some(cert(11, 2, "2024-03-13")), k(1), None, RootKey),
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(
+        &str,
+        TrustKind,
+        Option<CertInfo>,
+        [u8; 32],
+        Option<&str>,
+        OperatorSource,
+    )> = vec![
+        (
+            "R11 by fingerprint",
+            TrustKind::Public,
+            Some(cert(11, 77, "2024-03-13")),
+            k(1),
+            Some("ISRG"),
+            CcadbIntermediate,
+        ),
+        (
+            "re-issued R11: other fingerprint, same key",
+            TrustKind::Public,
+            Some(cert(99, 2, "2025-01-01")),
+            k(1),
+            Some("ISRG"),
+            CcadbIntermediate,
+        ),
+        (
+            "Apple's CA under a DigiCert root",
+            TrustKind::Public,
+            Some(cert(13, 4, "2020-01-01")),
+            k(3),
+            Some("Apple Inc."),
+            CcadbIntermediate,
+        ),
+        (
+            "unknown intermediate: the root's operator",
+            TrustKind::Public,
+            Some(cert(98, 98, "2020-01-01")),
+            k(3),
+            Some("DigiCert"),
+            CcadbRoot,
+        ),
+        (
+            "a key under two operators settles nothing",
+            TrustKind::Public,
+            Some(cert(97, 9, "2020-01-01")),
+            k(3),
+            Some("DigiCert"),
+            CcadbRoot,
+        ),
+        (
+            "leaf issued by the root itself",
+            TrustKind::Public,
+            None,
+            k(1),
+            Some("ISRG"),
+            CcadbRoot,
+        ),
+        (
+            "a root the data does not cover",
+            TrustKind::Public,
+            Some(cert(96, 96, "2020-01-01")),
+            k(50),
+            None,
+            RootKey,
+        ),
+        (
+            "local chains have no operator",
+            TrustKind::Local,
+            Some(cert(11, 2, "2024-03-13")),
+            k(1),
+            None,
+            RootKey,
+        ),
+        (
+            "untrusted chains have no operator",
+            TrustKind::Untrusted,
+            Some(cert(11, 2, "2024-03-13")),
+            k(1),
+            None,
+            RootKey,
+        ),
     ];
     for (what, trust, issuing, root, want, source) in cases {
         let got = operator(&t, trust, issuing.as_ref(), &b64(&root));
@@ -87,15 +165,64 @@ fn operator_table() {
 #[test]
 fn undisclosed_table() {
     let t = world();
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, TrustKind, Vec<CertInfo>, [u8; 32], Option<bool>)> = vec![
-        ("disclosed by fingerprint", TrustKind::Public, vec![cert(11, 77, "2024-03-13")], k(1), None),
-        ("disclosed by key", TrustKind::Public, vec![cert(90, 4, "2024-03-13")], k(3), None),
-        ("old and unlisted: undisclosed", TrustKind::Public, vec![cert(91, 91, "2025-06-01")], k(1), Some(false)),
-        ("issued after the data: unknown", TrustKind::Public, vec![cert(92, 92, "2026-10-01")], k(1), Some(true)),
-        ("within the week's grace: unknown", TrustKind::Public, vec![cert(92, 92, "2026-08-18")], k(1), Some(true)),
-        ("the higher of two is unlisted", TrustKind::Public, vec![cert(11, 2, "2024-03-13"), cert(93, 93, "2020-01-01")], k(1), Some(false)),
-        ("root not covered: never an alarm", TrustKind::Public, vec![cert(94, 94, "2020-01-01")], k(50), None),
-        ("local chains are not judged", TrustKind::Local, vec![cert(94, 94, "2020-01-01")], k(1), None),
+        (
+            "disclosed by fingerprint",
+            TrustKind::Public,
+            vec![cert(11, 77, "2024-03-13")],
+            k(1),
+            None,
+        ),
+        (
+            "disclosed by key",
+            TrustKind::Public,
+            vec![cert(90, 4, "2024-03-13")],
+            k(3),
+            None,
+        ),
+        (
+            "old and unlisted: undisclosed",
+            TrustKind::Public,
+            vec![cert(91, 91, "2025-06-01")],
+            k(1),
+            Some(false),
+        ),
+        (
+            "issued after the data: unknown",
+            TrustKind::Public,
+            vec![cert(92, 92, "2026-10-01")],
+            k(1),
+            Some(true),
+        ),
+        (
+            "within the week's grace: unknown",
+            TrustKind::Public,
+            vec![cert(92, 92, "2026-08-18")],
+            k(1),
+            Some(true),
+        ),
+        (
+            "the higher of two is unlisted",
+            TrustKind::Public,
+            vec![cert(11, 2, "2024-03-13"), cert(93, 93, "2020-01-01")],
+            k(1),
+            Some(false),
+        ),
+        (
+            "root not covered: never an alarm",
+            TrustKind::Public,
+            vec![cert(94, 94, "2020-01-01")],
+            k(50),
+            None,
+        ),
+        (
+            "local chains are not judged",
+            TrustKind::Local,
+            vec![cert(94, 94, "2020-01-01")],
+            k(1),
+            None,
+        ),
     ];
     for (what, trust, path, root, want) in cases {
         let refs: Vec<&CertInfo> = path.iter().collect();
@@ -116,7 +243,8 @@ fn compact_form_round_trips_and_is_deterministic() {
     assert_eq!(back.len(), t.len());
     assert_eq!(back.date_str(), "2026-08-22");
     assert_eq!(
-        back.certificate(&crate::model::hex(&k(13)), "").map(|f| f.operator),
+        back.certificate(&crate::model::hex(&k(13)), "")
+            .map(|f| f.operator),
         Some("Apple Inc.")
     );
     // Operators are written sorted, whatever order the input had.
@@ -129,9 +257,14 @@ fn a_damaged_compact_file_is_named_with_its_line() {
     let text = compact::write(&world());
     let broken = text.replacen("\nR ", "\nX ", 1);
     let e = compact::read("ccadb.txt", &broken).unwrap_err();
-    assert!(e.starts_with("ccadb.txt:") && e.contains("record kind"), "{e}");
+    assert!(
+        e.starts_with("ccadb.txt:") && e.contains("record kind"),
+        "{e}"
+    );
     let cut: String = text.lines().take(8).collect::<Vec<_>>().join("\n");
-    assert!(compact::read("c", &cut).unwrap_err().contains("ends before"));
+    assert!(compact::read("c", &cut)
+        .unwrap_err()
+        .contains("ends before"));
 }
 
 #[test]
@@ -140,5 +273,8 @@ fn the_embedded_snapshot_loads() {
     assert!(t.len() > 5000, "{} records", t.len());
     // ISRG Root X1, by key.
     let x1 = t.root("C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=");
-    assert_eq!(x1.map(|f| f.operator), Some("Internet Security Research Group"));
+    assert_eq!(
+        x1.map(|f| f.operator),
+        Some("Internet Security Research Group")
+    );
 }

@@ -305,7 +305,13 @@ impl Engine {
             probed,
         } = p;
         let (verdict, stored) = rec.record(site, &analysis, now, &|h: &History| {
-            judge_with(site, now, &analysis, &evidence, &with_operators(h, &self.ccadb))
+            judge_with(
+                site,
+                now,
+                &analysis,
+                &evidence,
+                &with_operators(h, &self.ccadb),
+            )
         })?;
         Ok(Checked {
             site: site.clone(),

@@ -87,9 +87,8 @@ impl Engine {
                 "ignoring the cached CT log list: {e} (run `certwatch ct update`)"
             )),
         }
-        let (ccadb, _, ccadb_warnings) =
-            crate::ccadb::source::in_use(s.ccadb.as_deref(), data_dir)
-                .map_err(|e| SetupError(format!("{}: {e}", s.origins.ccadb.name("ccadb"))))?;
+        let (ccadb, _, ccadb_warnings) = crate::ccadb::source::in_use(s.ccadb.as_deref(), data_dir)
+            .map_err(|e| SetupError(format!("{}: {e}", s.origins.ccadb.name("ccadb"))))?;
         warnings.extend(ccadb_warnings);
         let mut enrichers: Vec<Arc<dyn Enricher>> = Vec::new();
         if s.caa {

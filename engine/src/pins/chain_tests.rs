@@ -1,5 +1,6 @@
 //! Pins against real (rcgen) chains, classified and judged end to end.
 
+use crate::ccadb::Table;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 use super::path::path_spkis;
@@ -193,7 +194,7 @@ fn rcgen_chain_table() {
     ];
     for (name, chain, bad, expires, host, want) in cases {
         let db = db_for(&p, &bad, expires);
-        let an = analyze(chain, host, now, &p.classifier).unwrap();
+        let an = analyze(chain, host, now, &p.classifier, &Table::default()).unwrap();
         let r = db.check(host, &path_spkis(&an.chain, &an.trust), now);
         assert_eq!(r.status(), want, "{name}: {r:?}");
     }
@@ -212,6 +213,7 @@ fn appended_root_is_not_on_the_path() {
         "www.site.test",
         crate::check::unix_now(),
         &p.classifier,
+        &Table::default(),
     )
     .unwrap();
     let path = path_spkis(&an.chain, &an.trust);
@@ -227,6 +229,7 @@ fn appended_root_is_not_on_the_path() {
         "www.site.test",
         crate::check::unix_now(),
         &p.classifier,
+        &Table::default(),
     )
     .unwrap();
     let path = path_spkis(&an.chain, &an.trust);
@@ -246,6 +249,7 @@ fn violation_is_critical_through_the_engine() {
         evidence: Vec::new(),
         enrichers: Vec::new(),
         expiry: None,
+        ccadb: std::sync::Arc::new(Table::default()),
     };
     let site = Site::parse("www.site.test", 443).unwrap();
     // a publicly valid chain under the backup root: pin ok

@@ -356,16 +356,29 @@ fn history_rules(
         Some(seen) => format!(" (first seen {})", date(seen.first_seen)),
         None => early_replacement(last, input.now),
     };
-    let severity = ca_change_severity(input);
+    let copied = copies_brand(ca, &last.ca);
+    let mut severity = ca_change_severity(input);
+    if copied {
+        severity = severity.max(Severity::Warning);
+    }
     push(
         reasons,
         Code::CaChanged,
         severity,
         format!(
-            "CA changed: {} vouched for this site since {}; now {} does{early}. {}",
+            "CA changed: {} vouched for this site since {}; now {} does{early}. {}{}",
             last.ca.describe(),
             date(since),
             ca.describe(),
+            if copied {
+                format!(
+                    "The new CA presents the name \"{}\" of the CA this site used, but it is another operator ({}): a CA copying another CA's names. ",
+                    ca.short(),
+                    ca.operator.as_deref().unwrap_or("not disclosed")
+                )
+            } else {
+                String::new()
+            },
             match severity {
                 Severity::Critical => "This is how interception and misissued certificates look.",
                 Severity::Warning =>
@@ -425,12 +438,27 @@ fn key_change_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
     }
 }
 
+/// Whether `new`, another operator than `old`, presents `old`'s brand
+/// (issuer organisation, compared case- and punctuation-insensitively):
+/// the mark of a CA that copies another CA's names. Names never make two
+/// CAs one; here they only make a change more suspicious.
+pub fn copies_brand(new: &CaIdentity, old: &CaIdentity) -> bool {
+    use crate::ca::norm;
+    match (&new.issuer_org, &old.issuer_org) {
+        (Some(a), Some(b)) => !norm(a).is_empty() && norm(a) == norm(b) && !new.same_owner(old),
+        _ => false,
+    }
+}
+
 /// How bad a CA change is, given the trust class and the evidence.
 ///
 /// * local or untrusted chain: critical;
 /// * pin violation, CAA forbids, or a public chain that fails CT: critical;
 /// * public, CT-compliant, pin ok or CAA allows/none: info (a logged, allowed switch);
 /// * otherwise (no evidence either way): warning.
+///
+/// A change to a CA that copies the previous CA's brand
+/// ([`copies_brand`]) is at least a warning, whatever the evidence.
 pub fn ca_change_severity(input: &Input<'_>) -> Severity {
     if input.trust.kind != TrustKind::Public {
         // A root the user acknowledged as their network's proxy (accept-interceptor).

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ca::CaIdentity;
+use crate::ccadb::disclosure::OperatorSource;
 use crate::model::CertInfo;
 use crate::trust::{Anchor, Trust, TrustKind};
 
@@ -24,6 +25,8 @@ fn ca(
         intermediate: inter.into(),
         intermediate_spki: Some(format!("spki:{inter_key}")),
         trust,
+        operator: (trust == TrustKind::Public).then(|| owner.to_string()),
+        operator_source: OperatorSource::CcadbIntermediate,
     }
 }
 
