@@ -33,6 +33,8 @@ pub fn ca_json(ca: &CaIdentity) -> Value {
         "root": ca.root,
         "root_spki_sha256": ca.root_spki,
         "trust": ca.trust.as_str(),
+        "operator": ca.operator,
+        "operator_source": ca.operator_source.as_str(),
     })
 }
 

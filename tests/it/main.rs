@@ -6,6 +6,7 @@
 
 mod badinput;
 mod caa;
+mod ccadb;
 mod check;
 mod concurrency;
 mod corpus;
