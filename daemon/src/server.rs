@@ -114,6 +114,24 @@ impl Inner {
         }
     }
 
+    /// The data paths.
+    pub(crate) fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// The settings the engine was built from (config.toml < environment).
+    pub(crate) fn settings(&self) -> Result<Settings, String> {
+        let env = Layer::from_env(&ProcessEnv)?;
+        Ok(Settings::resolve(&[Layer::from_config(&self.config), env]))
+    }
+
+    /// Swaps in a new CCADB table; checks in flight keep the old one.
+    pub(crate) fn replace_ccadb(&mut self, table: Arc<certwatch_engine::ccadb::Table>) {
+        let mut engine = (*self.engine).clone();
+        engine.ccadb = table;
+        self.engine = Arc::new(engine);
+    }
+
     /// The engine, with the user's declarations re-read when another
     /// process changed the store since the last check (local work only).
     fn current_engine(&mut self) -> Arc<Engine> {
@@ -375,6 +393,11 @@ pub async fn run(
         let shared = shared.clone();
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move { scheduler(shared, &mut shutdown).await });
+    }
+    {
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move { crate::refresh::ccadb(shared, &mut shutdown).await });
     }
     loop {
         tokio::select! {

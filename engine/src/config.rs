@@ -24,6 +24,13 @@ pub struct Config {
     /// CCADB table (like `--ccadb`); default: the cache, else the snapshot.
     #[serde(default)]
     pub ccadb: Option<PathBuf>,
+    /// Where the daemon fetches CCADB's report weekly (default: CCADB's
+    /// public all-certificate-records CSV).
+    #[serde(default)]
+    pub ccadb_url: Option<String>,
+    /// Whether the daemon refreshes the CCADB table weekly.
+    #[serde(default = "yes")]
+    pub ccadb_refresh: bool,
     /// Show desktop notifications.
     #[serde(default = "yes")]
     pub notifications: bool,
@@ -72,6 +79,8 @@ impl Default for Config {
             local_roots: None,
             log_lists: Vec::new(),
             ccadb: None,
+            ccadb_url: None,
+            ccadb_refresh: true,
             notifications: true,
             hook: Vec::new(),
             hook_timeout: None,

@@ -1,7 +1,7 @@
 //! The CT watch back-ends (crt.sh-style search, RFC 6962 log monitor)
 //! against plain HTTP servers on 127.0.0.1 speaking the real API shapes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use certwatch_engine::ca::CaIdentity;
@@ -11,50 +11,7 @@ use certwatch_engine::ct::LogList;
 use certwatch_engine::model::parse_cert;
 use certwatch_engine::trust::TrustKind;
 use certwatch_tests::ctlog::{b64, entry_precert, entry_x509, list_json, now_ms, TestLog};
-use certwatch_tests::Ca;
-
-type Handler = dyn Fn(&str) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync;
-
-/// A plain HTTP/1.1 server on 127.0.0.1; counts requests.
-fn http_server(handler: Arc<Handler>) -> (String, Arc<AtomicUsize>) {
-    use std::io::{BufRead as _, BufReader, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for mut tcp in listener.incoming().flatten() {
-            let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-            let mut reader = BufReader::new(tcp.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                match reader.read_line(&mut h) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if h == "\r\n" => break,
-                    Ok(_) => {}
-                }
-            }
-            counter.fetch_add(1, Ordering::SeqCst);
-            let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let (status, headers, body) = handler(&target);
-            let mut head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            let _ = tcp.write_all(head.as_bytes());
-            let _ = tcp.write_all(&body);
-        }
-    });
-    (format!("http://{addr}/"), hits)
-}
+use certwatch_tests::{http_server, Ca};
 
 fn polite(min_secs: u64) -> Polite {
     Polite::new(None, std::time::Duration::from_secs(min_secs)).unwrap()

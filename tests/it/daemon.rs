@@ -117,9 +117,16 @@ fn write_config(e: &TestEnv, extra: &str) {
     std::fs::write(
         e.home().join("config.toml"),
         format!(
-            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\n{extra}",
+            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\n{extra}{}",
             roots.display().to_string(),
-            empty.display().to_string()
+            empty.display().to_string(),
+            // Tests never reach the Internet: no weekly CCADB download
+            // unless the test serves one.
+            if extra.contains("ccadb_url") {
+                ""
+            } else {
+                "ccadb_refresh = false\n"
+            }
         ),
     )
     .unwrap();
@@ -608,4 +615,63 @@ fn notification_markup_is_escaped() {
     let alert: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert!(alert["title"].as_str().unwrap().contains(EVIL), "{alert}");
+}
+
+#[test]
+fn daemon_refreshes_the_ccadb_table_and_decides_with_it() {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    let root = certwatch_tests::Ca::root("Refresh Root", "Refresh Owner");
+    let inter = root.intermediate("Refresh Issuing CA", "Refresh Brand");
+    let csv = certwatch_tests::ccadb_csv(
+        &[
+            certwatch_tests::Disclosure::root(&root, "Refresh Owner"),
+            certwatch_tests::Disclosure::intermediate(&inter, "Refresh Operator"),
+        ],
+        "2026-11-30",
+    );
+    let (base, hits) = certwatch_tests::http_server(Arc::new(move |target: &str| {
+        if target == "/report.csv" {
+            (200, Vec::new(), csv.clone().into_bytes())
+        } else {
+            (404, Vec::new(), b"not found".to_vec())
+        }
+    }));
+    let e = TestEnv::new().public_roots(&[&root]);
+    write_config(&e, &format!("ccadb_url = \"{base}report.csv\"\n"));
+    let _d = start_daemon(&e, None);
+    // Refreshed at start (no cache yet): the cache appears, private.
+    let cache = e.home().join("data/ccadb.txt");
+    let shown = poll("the refreshed CCADB cache", 30, || {
+        let v: Value = serde_json::from_slice(&e.run(&["ccadb", "show", "--json"]).stdout).ok()?;
+        (v["origin"] == "cache").then_some(v)
+    });
+    assert_eq!(shown["records"], 2, "{shown}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let path = PathBuf::from(shown["path"].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "{} (expected near {})",
+        path.display(),
+        cache.display()
+    );
+    // The running daemon decides with it: a check through the daemon names
+    // the operator from the refreshed table.
+    let srv = TlsServer::start(&inter.leaf(&["refresh.test"]));
+    let connect = format!("127.0.0.1:{}", srv.port());
+    let v = request(
+        &e,
+        json!({"type": "check", "host": "refresh.test", "connect": connect}),
+    );
+    let text = v.to_string();
+    assert!(text.contains("Refresh Operator"), "{text}");
+    // And says so in the audit log.
+    let out = e.run(&["log", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CCADB table refreshed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

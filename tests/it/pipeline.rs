@@ -82,7 +82,7 @@ impl World {
         std::fs::write(
             e.home().join("config.toml"),
             format!(
-                "roots = {:?}\nlocal_roots = {:?}\nlog_lists = [{:?}]\n{dns}",
+                "roots = {:?}\nlocal_roots = {:?}\nlog_lists = [{:?}]\nccadb_refresh = false\n{dns}",
                 roots.display().to_string(),
                 local.display().to_string(),
                 list.display().to_string()
