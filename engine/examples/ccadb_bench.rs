@@ -32,7 +32,8 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3 / n as f64
     );
     let table = Table::snapshot().unwrap();
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/chains/x509_limbo_online");
+    let d =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/chains/x509_limbo_online");
     let Ok(dir) = std::fs::read_dir(&d) else {
         eprintln!("skipped the per-check figure: {} is absent", d.display());
         return;
@@ -49,12 +50,18 @@ fn main() {
             pem.push_str(i.as_str().unwrap());
         }
         let at = time::OffsetDateTime::parse(
-            &t["validation_time"].as_str().unwrap().replace("+00:00", "Z"),
+            &t["validation_time"]
+                .as_str()
+                .unwrap()
+                .replace("+00:00", "Z"),
             &time::format_description::well_known::Rfc3339,
         )
         .unwrap()
         .unix_timestamp();
-        let host = t["expected_peer_name"]["value"].as_str().unwrap().to_string();
+        let host = t["expected_peer_name"]["value"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let chain = parse_chain(&split_chain(pem.as_bytes()).unwrap()).unwrap();
         let trust = classifier.classify(&chain, &host, at);
         chains.push((chain, trust));
@@ -65,7 +72,8 @@ fn main() {
         for _ in 0..rounds {
             for (chain, trust) in &chains {
                 let ca = CaIdentity::of(chain, trust, table).unwrap();
-                let path: Vec<&CertInfo> = trust.path.iter().filter_map(|i| chain.get(*i)).collect();
+                let path: Vec<&CertInfo> =
+                    trust.path.iter().filter_map(|i| chain.get(*i)).collect();
                 std::hint::black_box(disclosure::undisclosed(
                     table,
                     trust.kind,

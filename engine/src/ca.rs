@@ -38,6 +38,9 @@ pub struct CaIdentity {
     pub operator: Option<String>,
     /// Where [`CaIdentity::operator`] came from.
     pub operator_source: OperatorSource,
+    /// The CCADB CA Owner answering for the issuing CA when another company
+    /// operates it (an externally operated subordinate CA), else `None`.
+    pub ca_owner: Option<String>,
 }
 
 impl CaIdentity {
@@ -82,6 +85,7 @@ impl CaIdentity {
         };
         let (operator, operator_source) =
             disclosure::operator(table, trust.kind, issuer_cert, &root_spki);
+        let ca_owner = disclosure::answering_owner(table, trust.kind, issuer_cert);
         Some(CaIdentity {
             owner,
             root,
@@ -94,6 +98,7 @@ impl CaIdentity {
             trust: trust.kind,
             operator,
             operator_source,
+            ca_owner,
         })
     }
 
@@ -108,9 +113,10 @@ impl CaIdentity {
             .as_deref()
             .and_then(crate::ccadb::parse_b64_32)
             .and_then(|k| table.by_key(&k, |_| true))
-            .map(|f| (f.operator.to_string(), f.kind));
-        if let Some((op, kind)) = by_issuer {
+            .map(|f| (f.operator.to_string(), f.owner.map(str::to_string), f.kind));
+        if let Some((op, owner, kind)) = by_issuer {
             self.operator = Some(op);
+            self.ca_owner = owner;
             self.operator_source = match kind {
                 crate::ccadb::Kind::Root => OperatorSource::CcadbRoot,
                 crate::ccadb::Kind::Intermediate => OperatorSource::CcadbIntermediate,
@@ -121,21 +127,28 @@ impl CaIdentity {
         }
     }
 
-    /// Whether `self` and `other` are the same CA operator (see module doc):
-    /// the same issuing key; else, both public with a CCADB operator, the
-    /// same operator (an externally operated subordinate CA under a shared
-    /// root is another operator); else the same root key. No name taken
-    /// from a certificate takes part.
+    /// Whether `self` and `other` are the same CA (see module doc): the same
+    /// issuing key; else, both public with a CCADB operator, the same
+    /// operator or the same company answering for it in CCADB (the CA
+    /// Owner of an externally operated subordinate CA, e.g. Amazon's CAs
+    /// that DigiCert runs and Amazon's own); else the same root key. No
+    /// name taken from a certificate takes part.
     pub fn same_owner(&self, other: &CaIdentity) -> bool {
         if self.intermediate_spki.is_some() && self.intermediate_spki == other.intermediate_spki {
             return true;
         }
         if self.trust == TrustKind::Public && other.trust == TrustKind::Public {
             if let (Some(a), Some(b)) = (&self.operator, &other.operator) {
-                return a == b;
+                return a == b || self.answering() == other.answering();
             }
         }
         self.root_spki == other.root_spki
+    }
+
+    /// The company answering for the issuing CA in CCADB: its CA Owner when
+    /// another company operates it, else its operator.
+    pub fn answering(&self) -> Option<&str> {
+        self.ca_owner.as_deref().or(self.operator.as_deref())
     }
 
     /// "Let's Encrypt (R11, root ISRG Root X1; operated by Internet Security
@@ -179,6 +192,7 @@ mod tests {
             trust,
             operator: op.map(str::to_string),
             operator_source: OperatorSource::CcadbIntermediate,
+            ca_owner: None,
         }
     }
 
@@ -246,11 +260,39 @@ mod tests {
         let mut apple = id(Some("Apple Inc."), "dc", "Apple Inc.", Public);
         apple.intermediate_spki = Some("apple-ev".into());
         let digicert = id(Some("DigiCert"), "dc", "DigiCert Inc", Public);
+        let apple_under_digicert = CaIdentity {
+            ca_owner: Some("DigiCert".into()),
+            ..apple.clone()
+        };
+        // Amazon's CAs that DigiCert operates, and Amazon's own.
+        let amazon_by_digicert = CaIdentity {
+            ca_owner: Some("Amazon Trust Services".into()),
+            ..id(Some("DigiCert"), "a1", "Amazon", Public)
+        };
+        let amazon = id(Some("Amazon Trust Services"), "a1b", "Amazon", Public);
         let cases = cases.into_iter().chain([
             (
-                "a subordinate CA of another operator under a shared root",
+                "another operator under a shared root, no CCADB tie",
                 apple.clone(),
+                digicert.clone(),
+                false,
+            ),
+            (
+                "an externally operated CA and its CA Owner's own",
+                apple_under_digicert.clone(),
                 digicert,
+                true,
+            ),
+            (
+                "Amazon's CAs run by DigiCert and Amazon's own",
+                amazon_by_digicert.clone(),
+                amazon,
+                true,
+            ),
+            (
+                "two companies' CAs both run by DigiCert are not one CA",
+                amazon_by_digicert,
+                apple_under_digicert,
                 false,
             ),
             (

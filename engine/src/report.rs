@@ -35,6 +35,7 @@ pub fn ca_json(ca: &CaIdentity) -> Value {
         "trust": ca.trust.as_str(),
         "operator": ca.operator,
         "operator_source": ca.operator_source.as_str(),
+        "ca_owner": ca.ca_owner,
     })
 }
 

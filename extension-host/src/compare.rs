@@ -52,6 +52,7 @@ mod tests {
             trust,
             operator: (trust == TrustKind::Public).then(|| owner.to_string()),
             operator_source: OperatorSource::CcadbIntermediate,
+            ca_owner: None,
         }
     }
 

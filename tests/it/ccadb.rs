@@ -100,6 +100,15 @@ fn real_chains_get_the_operator_ccadb_discloses() {
                 v["ca"]["operator_source"], "ccadb_intermediate",
                 "{site} ({how})"
             );
+            // The company answering for an externally operated CA.
+            let answering = match site {
+                "apple.com" => Some("DigiCert"),
+                "aws.amazon.com" | "s3.amazonaws.com" => Some("Amazon Trust Services"),
+                _ => None,
+            };
+            if let Some(owner) = answering {
+                assert_eq!(v["ca"]["ca_owner"], owner, "{site} ({how})");
+            }
             assert_eq!(v["trust"], "public", "{site} ({how})");
             assert!(
                 !has_code(&v, "undisclosed_intermediate") && !has_code(&v, "disclosure_unknown"),

@@ -28,6 +28,7 @@ fn known(org: &str, intermediate: &str) -> CaIdentity {
         trust: TrustKind::Public,
         operator: Some(org.into()),
         operator_source: OperatorSource::CcadbIntermediate,
+        ca_owner: None,
     }
 }
 

@@ -164,6 +164,7 @@ impl World {
             ("ROGUE", "Rogue Root CA", "Rogue Trust Ltd"),
             ("LEY", "ISRG Root YR", "ISRG"),
             ("GS", "GlobalSign Root CA", "GlobalSign nv-sa"),
+            ("AMZ", "Amazon Root CA 1", "Amazon"),
             ("CORP", "Zscaler Root CA", "Zscaler Inc."),
             ("AV", "Avast Web/Mail Shield Root", "Avast"),
             ("MITM", "mitmproxy", "mitmproxy"),
@@ -217,6 +218,9 @@ impl World {
             // A Google root that is not in the public set, cross-signed by
             // GlobalSign: the path ends at GlobalSign's root.
             ("GS/GTSR4", "GS", "GTS Root R4", "Google Trust Services LLC"),
+            // Amazon's CAs: M02 run by DigiCert for Amazon, S06 Amazon's own.
+            ("AMZ/M02", "AMZ", "Amazon RSA 2048 M02", "Amazon"),
+            ("AMZ/S06", "AMZ", "Amazon RSA 2048 S06", "Amazon"),
             (
                 "CORP/PROXY",
                 "CORP",
@@ -235,9 +239,11 @@ impl World {
         World {
             cas,
             logs: [TestLog::new(), TestLog::new(), TestLog::new()],
-            public: ["LE", "LEX2", "DC", "GTS", "SEC", "ROGUE", "LEY", "GS"]
-                .map(String::from)
-                .to_vec(),
+            public: [
+                "LE", "LEX2", "DC", "GTS", "SEC", "ROGUE", "LEY", "GS", "AMZ",
+            ]
+            .map(String::from)
+            .to_vec(),
             local: ["CORP", "AV", "MITM", "FORGE"].map(String::from).to_vec(),
         }
     }
@@ -276,6 +282,7 @@ impl World {
             ("SEC", "Sectigo"),
             ("ROGUE", "Rogue State CA"),
             ("GS", "GlobalSign nv-sa"),
+            ("AMZ", "Amazon Trust Services"),
         ];
         let mut out: Vec<Disclosure<'_>> = roots
             .iter()
@@ -297,6 +304,8 @@ impl World {
             ("GS/GTSR4", "GlobalSign nv-sa", Some(gts)),
             ("GS/GTSR4/WR4", gts, None),
             ("SEC/DV", "Sectigo", None),
+            ("AMZ/M02", "Amazon Trust Services", Some("DigiCert")),
+            ("AMZ/S06", "Amazon Trust Services", None),
             ("ROGUE/TLS", "Rogue State CA", None),
             ("ROGUE/R14", "Rogue State CA", None),
         ];

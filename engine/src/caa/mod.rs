@@ -38,7 +38,8 @@ pub struct CaaRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaDomains {
-    /// Names matched against owner / issuer organisation / root.
+    /// Names matched against the CCADB operator and CA Owner (as a prefix),
+    /// or, for chains without an operator, owner / issuer organisation / root.
     pub names: Vec<String>,
     /// Issuer domains.
     pub domains: Vec<String>,
@@ -75,8 +76,15 @@ use crate::ca::norm;
 pub fn issuer_domains(map: &[CaDomains], ca: &CaIdentity) -> Option<Vec<String>> {
     let matches: Box<dyn Fn(&str) -> bool> = match &ca.operator {
         Some(op) => {
-            let op = norm(op);
-            Box::new(move |n: &str| op.starts_with(n))
+            // The operator, and the CA Owner answering for an externally
+            // operated CA (Amazon's CAs that DigiCert runs are named in CAA
+            // as Amazon's).
+            let names: Vec<String> = [Some(op), ca.ca_owner.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|s| norm(s))
+                .collect();
+            Box::new(move |n: &str| names.iter().any(|o| o.starts_with(n)))
         }
         None => {
             let hay: Vec<String> = [Some(&ca.owner), ca.issuer_org.as_ref(), Some(&ca.root)]
@@ -337,6 +345,7 @@ mod tests {
             trust: TrustKind::Public,
             operator: None,
             operator_source: OperatorSource::RootKey,
+            ca_owner: None,
         }
     }
 

@@ -11,10 +11,11 @@
 //! DigiCert
 //! Internet Security Research Group
 //! records 3
-//! R <sha256> <spki|-> <operator#> <notBefore day|->
+//! R <sha256> <spki|-> <operator#> <notBefore day|-> [<CA Owner#>]
 //! I! …            (`!`: revoked)
 //! ```
-//! Fingerprints and keys are unpadded base64.
+//! Fingerprints and keys are unpadded base64. The CA Owner is written only
+//! for externally operated subordinate CAs (when it is not the operator).
 
 use base64::Engine as _;
 
@@ -69,10 +70,17 @@ pub fn write(table: &Table) -> String {
             None => out.push('-'),
         }
         out.push_str(&format!(
-            " {} {}\n",
+            " {} {}",
             new_index.get(r.operator as usize).copied().unwrap_or(0),
             r.not_before.map_or("-".to_string(), |d| d.to_string())
         ));
+        if let Some(o) = r.owner {
+            out.push_str(&format!(
+                " {}",
+                new_index.get(o as usize).copied().unwrap_or(0)
+            ));
+        }
+        out.push('\n');
     }
     out
 }
@@ -152,11 +160,21 @@ pub fn read(file: &str, text: &str) -> Result<Table, String> {
             Some(d) => Some(d.parse().map_err(|_| bad("bad notBefore day"))?),
             None => return Err(bad("no notBefore field")),
         };
+        let owner = match f.next() {
+            None => None,
+            Some(o) => Some(
+                o.parse::<u32>()
+                    .ok()
+                    .filter(|i| (*i as usize) < operators.len())
+                    .ok_or_else(|| bad("bad CA Owner number"))?,
+            ),
+        };
         records.push(Record {
             sha256,
             spki,
             kind,
             operator,
+            owner,
             not_before,
             revoked,
             parent: None,

@@ -205,15 +205,18 @@ pub fn read(file: &str, text: &str) -> Result<Parsed, String> {
         for d in [parse_date(get(as_of)), not_before].into_iter().flatten() {
             p.newest_date = Some(p.newest_date.map_or(d, |n: i64| n.max(d)));
         }
-        let operator = match ops.get(owner_name) {
+        let mut intern = |name: &str| match ops.get(name) {
             Some(i) => *i,
             None => {
                 let i = p.operators.len() as u32;
-                p.operators.push(owner_name.to_string());
-                ops.insert(owner_name.to_string(), i);
+                p.operators.push(name.to_string());
+                ops.insert(name.to_string(), i);
                 i
             }
         };
+        let operator = intern(owner_name);
+        let ca_owner = get(Some(owner));
+        let owner = (ca_owner != owner_name).then(|| intern(ca_owner));
         let revoked = get(revocation).to_ascii_lowercase().contains("revoked")
             && !get(revocation).eq_ignore_ascii_case("Not Revoked");
         p.records.push(Record {
@@ -221,6 +224,7 @@ pub fn read(file: &str, text: &str) -> Result<Parsed, String> {
             spki: key,
             kind,
             operator,
+            owner,
             not_before: not_before.map(day_of),
             revoked,
             parent: hex32(get(parent)),

@@ -58,6 +58,21 @@ pub fn operator(
     }
 }
 
+/// The CA Owner answering for the issuing CA when another company
+/// operates it (CCADB's "Subordinate CA Owner"): Amazon for the Amazon CAs
+/// DigiCert runs, DigiCert for Apple's CAs under DigiCert's roots.
+pub fn answering_owner(
+    table: &Table,
+    trust: TrustKind,
+    issuing: Option<&CertInfo>,
+) -> Option<String> {
+    if trust != TrustKind::Public {
+        return None;
+    }
+    let f = table.certificate(&issuing?.sha256, &issuing?.spki_sha256)?;
+    f.owner.map(str::to_string)
+}
+
 /// A CA on a public path that the data does not list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {

@@ -52,6 +52,10 @@ pub struct Record {
     /// Index into the table's operators: the Subordinate CA Owner when set,
     /// else the CA Owner.
     pub operator: u32,
+    /// Index of the CA Owner when it is not the operator (an externally
+    /// operated subordinate CA): the owner answers for it in the root
+    /// programs.
+    pub owner: Option<u32>,
     /// notBefore as days since 1970-01-01, when known.
     pub not_before: Option<i64>,
     /// Revoked (or its parent is), per CCADB.
@@ -81,6 +85,8 @@ pub struct Table {
 pub struct Found<'a> {
     /// The operator's CCADB name.
     pub operator: &'a str,
+    /// The CA Owner answering for an externally operated subordinate CA.
+    pub owner: Option<&'a str>,
     /// The record's kind.
     pub kind: Kind,
     /// Matched by the certificate's SHA-256 (else by key).
@@ -153,6 +159,10 @@ impl Table {
                 .get(r.operator as usize)
                 .map(String::as_str)
                 .unwrap_or(""),
+            owner: r
+                .owner
+                .and_then(|o| self.operators.get(o as usize))
+                .map(String::as_str),
             kind: r.kind,
             exact,
         }

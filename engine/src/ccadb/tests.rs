@@ -18,6 +18,7 @@ fn rec(fp: u8, key: Option<u8>, kind: Kind, op: u32, nb_day: i64) -> Record {
         spki: key.map(k),
         kind,
         operator: op,
+        owner: None,
         not_before: Some(nb_day),
         revoked: false,
         parent: None,
@@ -39,7 +40,10 @@ fn world() -> Table {
             rec(10, Some(1), Kind::Root, 0, 16_000),
             rec(11, Some(2), Kind::Intermediate, 0, 19_000),
             rec(12, Some(3), Kind::Root, 1, 15_000),
-            rec(13, Some(4), Kind::Intermediate, 2, 18_000),
+            Record {
+                owner: Some(1),
+                ..rec(13, Some(4), Kind::Intermediate, 2, 18_000)
+            },
             rec(14, Some(9), Kind::Intermediate, 1, 18_000),
             rec(15, Some(9), Kind::Intermediate, 3, 18_000),
             rec(16, None, Kind::Intermediate, 1, 18_000),
@@ -160,6 +164,36 @@ fn operator_table() {
         let got = operator(&t, trust, issuing.as_ref(), &b64(&root));
         assert_eq!(got, (want.map(str::to_string), source), "{what}");
     }
+}
+
+#[test]
+fn answering_owner_of_externally_operated_cas() {
+    use super::disclosure::answering_owner;
+    let t = world();
+    let apple = cert(13, 4, "2023-01-01");
+    assert_eq!(
+        answering_owner(&t, TrustKind::Public, Some(&apple)).as_deref(),
+        Some("DigiCert")
+    );
+    // A re-issued copy of the same CA (same key) answers the same.
+    let copy = cert(99, 4, "2025-01-01");
+    assert_eq!(
+        answering_owner(&t, TrustKind::Public, Some(&copy)).as_deref(),
+        Some("DigiCert")
+    );
+    // Operated by its owner: no separate answering owner.
+    assert_eq!(
+        answering_owner(&t, TrustKind::Public, Some(&cert(11, 2, "2024-01-01"))),
+        None
+    );
+    // Only public chains.
+    assert_eq!(answering_owner(&t, TrustKind::Local, Some(&apple)), None);
+    // The compact form keeps the owner.
+    let again = super::compact::read("t", &super::compact::write(&t)).unwrap();
+    assert_eq!(
+        answering_owner(&again, TrustKind::Public, Some(&apple)).as_deref(),
+        Some("DigiCert")
+    );
 }
 
 #[test]

@@ -290,6 +290,7 @@ fn ca_from_row(r: &rusqlite::Row<'_>, base: usize) -> rusqlite::Result<CaIdentit
         // Resolved from the keys at judgement time (check::with_operators).
         operator: None,
         operator_source: crate::ccadb::disclosure::OperatorSource::RootKey,
+        ca_owner: None,
     })
 }
 

@@ -27,6 +27,7 @@ fn ca(
         trust,
         operator: (trust == TrustKind::Public).then(|| owner.to_string()),
         operator_source: OperatorSource::CcadbIntermediate,
+        ca_owner: None,
     }
 }
 
