@@ -145,6 +145,19 @@ impl CaIdentity {
         self.root_spki == other.root_spki
     }
 
+    /// Whether `self`, another CA than `old`, presents `old`'s brand (issuer
+    /// organisation, compared case- and punctuation-insensitively): the
+    /// mark of a CA that copies another CA's names. Names never make two CAs
+    /// one; here they only make a change more suspicious.
+    pub fn copies_brand_of(&self, old: &CaIdentity) -> bool {
+        match (&self.issuer_org, &old.issuer_org) {
+            (Some(a), Some(b)) => {
+                !norm(a).is_empty() && norm(a) == norm(b) && !self.same_owner(old)
+            }
+            _ => false,
+        }
+    }
+
     /// The company answering for the issuing CA in CCADB: its CA Owner when
     /// another company operates it, else its operator.
     pub fn answering(&self) -> Option<&str> {
@@ -314,5 +327,23 @@ mod tests {
         let mut direct = id(None, "gts-r1", "Google Trust Services", Public);
         direct.intermediate_spki = Some("wr2".into());
         assert!(cross.same_owner(&direct), "one issuing key under two roots");
+    }
+
+    #[test]
+    fn copies_brand_table() {
+        use TrustKind::*;
+        let isrg = Some("Internet Security Research Group");
+        let le = id(isrg, "x1", "Let's Encrypt", Public);
+        let rogue = id(Some("Rogue State CA"), "evil", "Let's Encrypt", Public);
+        let rogue_punct = id(Some("Rogue State CA"), "evil", "LETS ENCRYPT", Public);
+        let dc = id(Some("DigiCert"), "d1", "DigiCert Inc", Public);
+        let le_x2 = id(isrg, "x2", "Let's Encrypt", Public);
+        assert!(rogue.copies_brand_of(&le));
+        assert!(
+            rogue_punct.copies_brand_of(&le),
+            "case and punctuation do not matter"
+        );
+        assert!(!dc.copies_brand_of(&le), "another brand");
+        assert!(!le_x2.copies_brand_of(&le), "the same operator");
     }
 }

@@ -356,7 +356,7 @@ fn history_rules(
         Some(seen) => format!(" (first seen {})", date(seen.first_seen)),
         None => early_replacement(last, input.now),
     };
-    let copied = copies_brand(ca, &last.ca);
+    let copied = ca.copies_brand_of(&last.ca);
     let mut severity = ca_change_severity(input);
     if copied {
         severity = severity.max(Severity::Warning);
@@ -438,18 +438,6 @@ fn key_change_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
     }
 }
 
-/// Whether `new`, another operator than `old`, presents `old`'s brand
-/// (issuer organisation, compared case- and punctuation-insensitively):
-/// the mark of a CA that copies another CA's names. Names never make two
-/// CAs one; here they only make a change more suspicious.
-pub fn copies_brand(new: &CaIdentity, old: &CaIdentity) -> bool {
-    use crate::ca::norm;
-    match (&new.issuer_org, &old.issuer_org) {
-        (Some(a), Some(b)) => !norm(a).is_empty() && norm(a) == norm(b) && !new.same_owner(old),
-        _ => false,
-    }
-}
-
 /// How bad a CA change is, given the trust class and the evidence.
 ///
 /// * local or untrusted chain: critical;
@@ -458,7 +446,7 @@ pub fn copies_brand(new: &CaIdentity, old: &CaIdentity) -> bool {
 /// * otherwise (no evidence either way): warning.
 ///
 /// A change to a CA that copies the previous CA's brand
-/// ([`copies_brand`]) is at least a warning, whatever the evidence.
+/// ([`CaIdentity::copies_brand_of`]) is at least a warning, whatever the evidence.
 pub fn ca_change_severity(input: &Input<'_>) -> Severity {
     if input.trust.kind != TrustKind::Public {
         // A root the user acknowledged as their network's proxy (accept-interceptor).
