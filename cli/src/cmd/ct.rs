@@ -13,19 +13,18 @@ use crate::ctx::Ctx;
 use crate::exit::Status;
 
 /// The log lists in use: `--log-list` files (an unreadable one is an error),
-/// else the cached list, else none (then checks carry no CT evidence).
+/// else the newer of the cached list and the built-in one (the built-in one
+/// only with the built-in roots), else none (then checks carry no CT
+/// evidence).
 pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
-    let files = ctx.settings(Layer::default())?.log_lists;
-    match cache::load(&files, &ctx.paths.data_dir) {
-        Ok(l) => Ok(l),
-        Err(e) if !files.is_empty() => Err(anyhow!("{e}")),
-        Err(e) => {
-            eprintln!(
-                "certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)"
-            );
-            Ok(None)
-        }
+    let settings = ctx.settings(Layer::default())?;
+    let builtin = certwatch_engine::check::builtin_ct_list(&settings);
+    let in_use = cache::load(&settings.log_lists, &ctx.paths.data_dir, builtin)
+        .map_err(|e| anyhow!("{e}"))?;
+    if let Some(w) = in_use.warning {
+        eprintln!("certwatch: {w} (run `certwatch ct update`)");
     }
+    Ok(in_use.list)
 }
 
 pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
