@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context as _, Result};
 use certwatch_engine::check::read_roots;
 use certwatch_engine::ct::{cache, LogList};
+use certwatch_engine::report::{ct_list_notice, rfc3339};
 use certwatch_engine::settings::Layer;
 use serde_json::json;
 
@@ -89,9 +90,11 @@ fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> 
 
 fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {
     let Some(list) = lists(ctx)? else {
-        super::out("no CT log list: run `certwatch ct update` or pass --log-list FILE")?;
+        super::out("no CT log list: run `certwatch ct update` or pass --log-list FILE (the built-in list judges only with the built-in roots)")?;
         return Ok(Status::Ok);
     };
+    let now = certwatch_engine::check::unix_now();
+    let fresh = list.freshness(now);
     if a.json {
         let logs: Vec<_> = list
             .logs()
@@ -107,13 +110,33 @@ fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {
                 })
             })
             .collect();
-        super::out(&json!({"sources": list.sources, "logs": logs}).to_string())?;
+        super::out(
+            &json!({
+                "sources": list.sources,
+                "date": fresh.date.map(rfc3339),
+                "age_days": fresh.date.map(|_| fresh.age_days),
+                "stale": fresh.stale,
+                "logs": logs,
+            })
+            .to_string(),
+        )?;
     } else {
+        let date = match fresh.date {
+            Some(d) => format!(
+                ", dated {} ({} days old)",
+                &rfc3339(d)[..10],
+                fresh.age_days
+            ),
+            None => ", undated".to_string(),
+        };
         super::out(&format!(
-            "{} logs from {}",
+            "{} logs from {}{date}",
             list.len(),
             list.sources.join(", ")
         ))?;
+        if let Some(n) = ct_list_notice(fresh.date, now) {
+            super::out(&format!("note: {n}"))?;
+        }
         for l in list.logs() {
             super::out(&format!(
                 "  {:<10} {:<9} {} ({})",
