@@ -6,4 +6,5 @@
 //! calls [`server::run`]; the tests call the same `run`.
 
 pub mod alert;
+pub mod ct_refresh;
 pub mod server;

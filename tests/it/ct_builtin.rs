@@ -24,7 +24,10 @@ fn rfc3339(t: i64) -> String {
 /// Each limbo chain as (site, PEM leaf + intermediates, a time when it was
 /// live: an hour after its newest SCT, since the limbo validation time can
 /// precede the SCTs).
-fn limbo_chains(dir: &Path) -> Vec<(String, String, i64)> {
+/// (site, PEM, when it was live).
+type LimboChain = (String, String, i64);
+
+fn limbo_chains(dir: &Path) -> Vec<LimboChain> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -57,7 +60,7 @@ fn limbo_chains(dir: &Path) -> Vec<(String, String, i64)> {
 }
 
 /// `../shared/data` and its limbo chains, or None (skipped, with the reason).
-fn limbo_data() -> Option<(PathBuf, Vec<(String, String, i64)>)> {
+fn limbo_data() -> Option<(PathBuf, Vec<LimboChain>)> {
     let Some(d) = certwatch_tests::shared_data() else {
         eprintln!("skipped: ../shared/data is absent");
         return None;
@@ -221,4 +224,105 @@ fn unknown_log_with_a_stale_list_never_raises_severity() {
     assert!(has_code(&v, "ca_changed"), "{v}");
     assert_eq!(v["severity"], "warning", "{v}");
     assert_eq!(c, 1, "{v}");
+}
+
+/// The daemon refreshes the signed list (here from a local HTTPS server
+/// serving Google's real signed v80.14 list): a bad list is refused and
+/// logged, the daemon carries on; a good one is installed and judged with
+/// at once (the test roots replace the built-in ones, so no CT evidence was
+/// in use before).
+#[test]
+fn daemon_refreshes_the_signed_list_and_survives_failures() {
+    let Some(d) = certwatch_tests::shared_data() else {
+        eprintln!("skipped: ../shared/data is absent");
+        return;
+    };
+    let dir = d.join("ct_log_lists");
+    let json = std::fs::read(signed_list(&d)).unwrap();
+    let sig = std::fs::read(dir.join("google_log_list_v3_v80.14_2026-01-02.sig")).unwrap();
+    let mut tampered = json.clone();
+    let i = tampered.len() / 2;
+    tampered[i] ^= 1;
+    let root = Ca::root("Refresh Root", "Refresh Org");
+    let addr = crate::ct::https_server(
+        &root.leaf(&["localhost"]),
+        vec![
+            ("/good/log_list.json", 200, json.clone()),
+            ("/good/log_list.sig", 200, sig.clone()),
+            ("/bad/log_list.json", 200, tampered),
+            ("/bad/log_list.sig", 200, sig),
+        ],
+    );
+    let site_root = Ca::root("Refresh Site Root", "Refresh Site");
+    let site_ca = site_root.intermediate("Refresh Site CA", "Refresh Site");
+    let server = TlsServer::start(&site_ca.leaf(&["localhost"]));
+    let env = TestEnv::new().public_roots(&[&root, &site_root]);
+    let empty = env.write("no-local-roots.pem", "");
+    let config = |path: &str| {
+        std::fs::create_dir_all(env.home()).unwrap();
+        std::fs::write(
+            env.home().join("config.toml"),
+            format!(
+                "roots = {:?}\nlocal_roots = {:?}\ncaa = false\nnotifications = false\nct_list_url = \"https://localhost:{}{path}\"\n",
+                env.roots.as_ref().unwrap().display().to_string(),
+                empty.display().to_string(),
+                addr.port()
+            ),
+        )
+        .unwrap();
+    };
+    let cached = env.home().join("ct/log_list.json");
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while !f() {
+            assert!(t0.elapsed().as_secs() < 30, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let check = || {
+        crate::daemon::request(
+            &env,
+            serde_json::json!({"type": "check", "host": "localhost", "port": server.port()}),
+        )
+    };
+
+    // A list whose signature fails: logged, nothing installed, the daemon serves.
+    config("/bad/log_list.json");
+    let daemon = crate::daemon::start_daemon(&env, None);
+    let log = |d: &crate::daemon::Daemon| std::fs::read_to_string(&d.stderr).unwrap_or_default();
+    wait_for("the refusal in the log", &|| {
+        log(&daemon).contains("refresh failed")
+    });
+    assert!(log(&daemon).contains("signature"), "{}", log(&daemon));
+    assert!(!cached.exists());
+    let r = check();
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["result"]["ct_policy"].is_null(), "{r}");
+    drop(daemon);
+
+    // The real signed list: installed, and the next check is judged with it.
+    config("/good/log_list.json");
+    let daemon = crate::daemon::start_daemon(&env, None);
+    wait_for("the installed list", &|| {
+        log(&daemon).contains("CT log list refreshed")
+    });
+    assert_eq!(std::fs::read(&cached).unwrap(), json);
+    let r = check();
+    assert_eq!(r["result"]["ct_list_date"], "2026-01-02T12:57:01Z", "{r}");
+    assert_eq!(r["result"]["ct_list_stale"], true, "{r}");
+    assert_eq!(r["result"]["ct_policy"]["status"], "not_compliant", "{r}");
+    drop(daemon);
+
+    // `ct_refresh = false`: no request, the cache is left as it is.
+    std::fs::remove_file(&cached).unwrap();
+    let text = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!("{text}ct_refresh = false\n"),
+    )
+    .unwrap();
+    let daemon = crate::daemon::start_daemon(&env, None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!cached.exists());
+    assert!(!log(&daemon).contains("CT log list"), "{}", log(&daemon));
 }

@@ -73,14 +73,7 @@ fn update(ctx: &Ctx, a: CtUpdateArgs) -> Result<Status> {
 
 fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
     use certwatch_engine::ct::fetch::{fetch_signed, FetchConfig};
-    let mut cfg = FetchConfig::default();
-    if let Some(u) = url {
-        cfg.json_url = u.to_string();
-        cfg.sig_url = match u.strip_suffix(".json") {
-            Some(base) => format!("{base}.sig"),
-            None => format!("{u}.sig"),
-        };
-    }
+    let mut cfg = url.map(FetchConfig::for_url).unwrap_or_default();
     if let Some(r) = ctx.settings(Layer::default())?.roots {
         cfg.roots = Some(read_roots(&r)?);
     }

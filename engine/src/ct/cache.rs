@@ -49,6 +49,11 @@ pub struct InUse {
     pub warning: Option<String>,
 }
 
+/// When the cached list was installed (its file's mtime, Unix seconds).
+pub fn cached_at(data_dir: &Path) -> Option<i64> {
+    mtime(&cache_path(data_dir))
+}
+
 fn mtime(path: &Path) -> Option<i64> {
     fs::metadata(path)
         .and_then(|m| m.modified())
