@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 
 use certwatch_engine::check::{CheckError, Checked};
 use certwatch_engine::probe::Site;
-use certwatch_engine::report::rfc3339;
+use certwatch_engine::report::{ct_list_notice, rfc3339};
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::verdict::Severity;
 
@@ -75,6 +75,17 @@ pub fn checked(c: &Checked, color: bool) -> String {
             paint(mark(r.severity), r.severity, color),
             r.code.as_str(),
             sanitize(&r.message)
+        ));
+    }
+    if let Some(n) = c
+        .evidence
+        .ct
+        .as_ref()
+        .and_then(|ct| ct_list_notice(ct.list_date, c.at))
+    {
+        s.push_str(&format!(
+            "  {} note: {n}\n",
+            paint("i", Severity::Info, color)
         ));
     }
     if v.severity >= Severity::Warning {

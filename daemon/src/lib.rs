@@ -6,5 +6,6 @@
 //! calls [`server::run`]; the tests call the same `run`.
 
 pub mod alert;
-pub mod refresh;
+pub mod ccadb_refresh;
+pub mod ct_refresh;
 pub mod server;

@@ -43,11 +43,11 @@ use certwatch_engine::verdict::{History, Verdict};
 /// Everything the blocking side needs.
 pub struct Inner {
     pub(crate) store: Store,
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     /// The store's change stamp when the engine last read the user's declarations.
     stamp: Option<(i64, u64)>,
     pub(crate) config: Config,
-    paths: Paths,
+    pub(crate) paths: Paths,
     config_error: Option<String>,
 }
 
@@ -59,10 +59,15 @@ pub struct Shared {
     started: i64,
 }
 
-/// The daemon's engine: config.toml < environment (a daemon has no flags).
-fn build_engine(config: &Config, store: &mut Store, paths: &Paths) -> Result<Engine, String> {
+/// The daemon's settings: config.toml < environment (a daemon has no flags).
+pub(crate) fn settings(config: &Config) -> Result<Settings, String> {
     let env = Layer::from_env(&ProcessEnv)?;
-    let settings = Settings::resolve(&[Layer::from_config(config), env]);
+    Ok(Settings::resolve(&[Layer::from_config(config), env]))
+}
+
+/// The daemon's engine, from [`settings`].
+fn build_engine(config: &Config, store: &mut Store, paths: &Paths) -> Result<Engine, String> {
+    let settings = settings(config)?;
     let (engine, warnings) = Engine::from_settings(&settings, Some(store), &paths.data_dir)
         .map_err(|e| e.to_string())?;
     for w in warnings {
@@ -130,6 +135,15 @@ impl Inner {
         let mut engine = (*self.engine).clone();
         engine.ccadb = table;
         self.engine = Arc::new(engine);
+    }
+
+    /// Rebuilds the engine from the running config (after the CT refresh
+    /// installed a list where none was in use).
+    pub(crate) fn rebuild_engine(&mut self) -> Result<(), String> {
+        let engine = build_engine(&self.config, &mut self.store, &self.paths)?;
+        self.engine = Arc::new(engine);
+        self.stamp = self.store.change_stamp().ok();
+        Ok(())
     }
 
     /// The engine, with the user's declarations re-read when another
@@ -397,7 +411,12 @@ pub async fn run(
     {
         let shared = shared.clone();
         let mut shutdown = shutdown.clone();
-        tasks.spawn(async move { crate::refresh::ccadb(shared, &mut shutdown).await });
+        tasks.spawn(async move { crate::ct_refresh::refresher(shared, &mut shutdown).await });
+    }
+    {
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move { crate::ccadb_refresh::ccadb(shared, &mut shutdown).await });
     }
     loop {
         tokio::select! {

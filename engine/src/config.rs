@@ -62,6 +62,14 @@ pub struct Config {
     /// `expires_soon` critical below this many days left.
     #[serde(default)]
     pub crit_days: Option<u32>,
+    /// The daemon refreshes Google's signed CT log list daily (default on;
+    /// `false`: no request to gstatic.com, the built-in or cached list stays).
+    #[serde(default)]
+    pub ct_refresh: Option<bool>,
+    /// Where the daemon fetches the signed list from (an `https://` URL of
+    /// `log_list.json`; the signature is the same name ending `.sig`).
+    #[serde(default)]
+    pub ct_list_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -91,6 +99,8 @@ impl Default for Config {
             dns_server: None,
             warn_days: None,
             crit_days: None,
+            ct_refresh: None,
+            ct_list_url: None,
         }
     }
 }
@@ -101,6 +111,11 @@ impl Config {
         self.hook_timeout
             .and_then(|v| crate::settings::parse_secs("hook_timeout", v).ok())
             .unwrap_or(std::time::Duration::from_secs(30))
+    }
+
+    /// Whether the daemon refreshes the CT log list (default on).
+    pub fn ct_refresh(&self) -> bool {
+        self.ct_refresh.unwrap_or(true)
     }
 
     /// The expiry thresholds for watched sites.
@@ -126,6 +141,11 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
     if let Some(h) = c.hook.first() {
         if h.trim().is_empty() {
             return Err(format!("{file}: hook: the first element must be a program"));
+        }
+    }
+    if let Some(u) = &c.ct_list_url {
+        if !u.starts_with("https://") {
+            return Err(format!("{file}: ct_list_url: must be an https:// URL"));
         }
     }
     if let Some(d) = &c.dns_server {
@@ -165,6 +185,15 @@ mod tests {
         .unwrap();
         assert!(!c.notifications);
         assert_eq!(c.hook, vec!["/bin/cat".to_string()]);
+        assert!(c.ct_refresh());
+        let c = parse(
+            "c",
+            "ct_refresh = false\nct_list_url = \"https://mirror.test/log_list.json\"\n",
+        )
+        .unwrap();
+        assert!(!c.ct_refresh());
+        let e = parse("c", "ct_list_url = \"http://mirror.test/l.json\"\n").unwrap_err();
+        assert!(e.contains("ct_list_url: must be an https:// URL"), "{e}");
         let e = parse("config.toml", "notifications = true\nbogus = 1\n").unwrap_err();
         assert!(e.starts_with("config.toml:2:"), "{e}");
         let e = parse("config.toml", "notifications = \"maybe\"\n").unwrap_err();

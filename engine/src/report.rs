@@ -108,6 +108,14 @@ pub fn checked_json(c: &Checked) -> Value {
             })
         })
         .unwrap_or(Value::Null);
+    // The list judged with: its date, and whether it is over 70 days old
+    // at the check time (Chrome stops enforcing CT then).
+    let ct = c.evidence.ct.as_ref();
+    v["ct_list_date"] = ct
+        .and_then(|ct| ct.list_date)
+        .map(|d| json!(rfc3339(d)))
+        .unwrap_or(Value::Null);
+    v["ct_list_stale"] = ct.map(|ct| json!(ct.list_stale)).unwrap_or(Value::Null);
     if let Some(i) = &c.evidence.interceptor {
         v["interceptor"] = json!(i);
     }
@@ -121,6 +129,21 @@ pub fn checked_json(c: &Checked) -> Value {
         v["interceptor_accepted"] = json!({ "network": n });
     }
     v
+}
+
+/// A one-line notice when the CT log list judged with is stale at `now`,
+/// for people (`check`, `inspect`, `ct show`).
+pub fn ct_list_notice(list_date: Option<i64>, now: i64) -> Option<String> {
+    let f = crate::ct::loglist::freshness(list_date, now);
+    let date = f.date?;
+    f.stale.then(|| {
+        format!(
+            "the CT log list is from {} ({} days old, over {}): Chrome stops enforcing CT with such a list, and SCTs from logs created since show as unknown_log; run `certwatch ct update`",
+            &rfc3339(date)[..10],
+            f.age_days,
+            crate::ct::loglist::MAX_LIST_AGE_SECS / 86_400
+        )
+    })
 }
 
 /// JSON for one SCT.

@@ -113,6 +113,23 @@ impl DirectBackend {
     fn store(&mut self) -> Result<&mut Store, Failure> {
         store_of(&mut self.store, &self.paths)
     }
+
+    /// The CT log list in use (`status`): where from, its date, whether it
+    /// is over 70 days old (then a `notice` says so); null when none.
+    fn ct_list_status(&self, now: i64) -> Value {
+        let Some(ct) = &self.engine.ct else {
+            return Value::Null;
+        };
+        let list = ct.lists();
+        let f = list.freshness(now);
+        json!({
+            "sources": list.sources,
+            "logs": list.len(),
+            "date": f.date.map(certwatch_engine::report::rfc3339),
+            "stale": f.stale,
+            "notice": certwatch_engine::report::ct_list_notice(f.date, now),
+        })
+    }
 }
 
 /// The open store, opening it if a previous failure closed it.
@@ -245,6 +262,7 @@ impl Backend for DirectBackend {
             "db": db,
             "sites": sites,
             "roots": roots,
+            "ct_list": self.ct_list_status(unix_now()),
         }))
     }
 }

@@ -32,7 +32,7 @@ fn daemon_two_clis_and_eight_hosts_for_a_minute() {
     std::fs::write(
         e.home().join("config.toml"),
         format!(
-            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\nnotifications = false\nccadb_refresh = false\n",
+            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\nnotifications = false\nccadb_refresh = false\nct_refresh = false\n",
             e.roots.as_ref().unwrap().display().to_string(),
             empty.display().to_string()
         ),

@@ -205,7 +205,10 @@ fn ct_update_installs_verified_lists_and_refuses_bad_ones() {
 }
 
 /// A minimal HTTPS/1.1 server: `routes` maps a path to (status, body).
-fn https_server(leaf: &Leaf, routes: Vec<(&'static str, u16, Vec<u8>)>) -> std::net::SocketAddr {
+pub(crate) fn https_server(
+    leaf: &Leaf,
+    routes: Vec<(&'static str, u16, Vec<u8>)>,
+) -> std::net::SocketAddr {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use std::io::{BufRead as _, BufReader, Write as _};
     let certs = leaf

@@ -65,7 +65,8 @@ fn session_bus(dir: &Path) -> Option<(Kill, Kill, String, PathBuf)> {
 
 pub(crate) struct Daemon {
     child: Kill,
-    stderr: PathBuf,
+    /// The daemon's stderr (its log), a file.
+    pub(crate) stderr: PathBuf,
 }
 
 pub(crate) fn start_daemon(e: &TestEnv, bus: Option<&str>) -> Daemon {
@@ -117,7 +118,9 @@ fn write_config(e: &TestEnv, extra: &str) {
     std::fs::write(
         e.home().join("config.toml"),
         format!(
-            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\n{extra}{}",
+            // No fetch of the CT log list from the internet in tests; the
+            // refresh is tested against a local server (ct_builtin.rs).
+            "roots = {:?}\nlocal_roots = {:?}\ncaa = false\n{extra}ct_refresh = false\n{}",
             roots.display().to_string(),
             empty.display().to_string(),
             // Tests never reach the Internet: no weekly CCADB download

@@ -162,6 +162,16 @@ fn status_round_trip_and_id_echo() {
     assert_eq!(s["type"], "status");
     assert_eq!(s["result"]["backend"], "direct");
     assert_eq!(s["result"]["sites"], 0);
+    // CT out of the box: the built-in list, with its date and staleness.
+    let ct = &s["result"]["ct_list"];
+    assert!(
+        ct["sources"][0].as_str().unwrap().starts_with("built-in"),
+        "{s}"
+    );
+    assert_eq!(ct["date"], "2026-08-21T00:00:00Z", "{s}");
+    let stale = certwatch_engine::check::unix_now() - 1_787_270_400 > 70 * 86_400;
+    assert_eq!(ct["stale"], stale, "{s}");
+    assert_eq!(ct["notice"].is_string(), stale, "{s}");
     assert_eq!(
         Path::new(s["result"]["db"].as_str().unwrap()),
         e.home().join("certwatch.db")

@@ -12,6 +12,7 @@ mod concurrency;
 mod corpus;
 mod crash;
 mod ct;
+mod ct_builtin;
 mod ct_vectors;
 mod ct_watch;
 mod daemon;

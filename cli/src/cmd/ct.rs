@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context as _, Result};
 use certwatch_engine::check::read_roots;
 use certwatch_engine::ct::{cache, LogList};
+use certwatch_engine::report::{ct_list_notice, rfc3339};
 use certwatch_engine::settings::Layer;
 use serde_json::json;
 
@@ -13,19 +14,18 @@ use crate::ctx::Ctx;
 use crate::exit::Status;
 
 /// The log lists in use: `--log-list` files (an unreadable one is an error),
-/// else the cached list, else none (then checks carry no CT evidence).
+/// else the newer of the cached list and the built-in one (the built-in one
+/// only with the built-in roots), else none (then checks carry no CT
+/// evidence).
 pub fn lists(ctx: &Ctx) -> Result<Option<LogList>> {
-    let files = ctx.settings(Layer::default())?.log_lists;
-    match cache::load(&files, &ctx.paths.data_dir) {
-        Ok(l) => Ok(l),
-        Err(e) if !files.is_empty() => Err(anyhow!("{e}")),
-        Err(e) => {
-            eprintln!(
-                "certwatch: ignoring the cached CT log list: {e} (run `certwatch ct update`)"
-            );
-            Ok(None)
-        }
+    let settings = ctx.settings(Layer::default())?;
+    let builtin = certwatch_engine::check::builtin_ct_list(&settings);
+    let in_use = cache::load(&settings.log_lists, &ctx.paths.data_dir, builtin)
+        .map_err(|e| anyhow!("{e}"))?;
+    if let Some(w) = in_use.warning {
+        eprintln!("certwatch: {w} (run `certwatch ct update`)");
     }
+    Ok(in_use.list)
 }
 
 pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
@@ -73,14 +73,7 @@ fn update(ctx: &Ctx, a: CtUpdateArgs) -> Result<Status> {
 
 fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> {
     use certwatch_engine::ct::fetch::{fetch_signed, FetchConfig};
-    let mut cfg = FetchConfig::default();
-    if let Some(u) = url {
-        cfg.json_url = u.to_string();
-        cfg.sig_url = match u.strip_suffix(".json") {
-            Some(base) => format!("{base}.sig"),
-            None => format!("{u}.sig"),
-        };
-    }
+    let mut cfg = url.map(FetchConfig::for_url).unwrap_or_default();
     if let Some(r) = ctx.settings(Layer::default())?.roots {
         cfg.roots = Some(read_roots(&r)?);
     }
@@ -90,9 +83,11 @@ fn download(ctx: &Ctx, url: Option<&str>) -> Result<(Vec<u8>, Vec<u8>, String)> 
 
 fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {
     let Some(list) = lists(ctx)? else {
-        super::out("no CT log list: run `certwatch ct update` or pass --log-list FILE")?;
+        super::out("no CT log list: run `certwatch ct update` or pass --log-list FILE (the built-in list judges only with the built-in roots)")?;
         return Ok(Status::Ok);
     };
+    let now = certwatch_engine::check::unix_now();
+    let fresh = list.freshness(now);
     if a.json {
         let logs: Vec<_> = list
             .logs()
@@ -108,13 +103,33 @@ fn show(ctx: &Ctx, a: CtShowArgs) -> Result<Status> {
                 })
             })
             .collect();
-        super::out(&json!({"sources": list.sources, "logs": logs}).to_string())?;
+        super::out(
+            &json!({
+                "sources": list.sources,
+                "date": fresh.date.map(rfc3339),
+                "age_days": fresh.date.map(|_| fresh.age_days),
+                "stale": fresh.stale,
+                "logs": logs,
+            })
+            .to_string(),
+        )?;
     } else {
+        let date = match fresh.date {
+            Some(d) => format!(
+                ", dated {} ({} days old)",
+                &rfc3339(d)[..10],
+                fresh.age_days
+            ),
+            None => ", undated".to_string(),
+        };
         super::out(&format!(
-            "{} logs from {}",
+            "{} logs from {}{date}",
             list.len(),
             list.sources.join(", ")
         ))?;
+        if let Some(n) = ct_list_notice(fresh.date, now) {
+            super::out(&format!("note: {n}"))?;
+        }
         for l in list.logs() {
             super::out(&format!(
                 "  {:<10} {:<9} {} ({})",

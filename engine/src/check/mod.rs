@@ -21,7 +21,7 @@ mod setup;
 use std::sync::Arc;
 
 pub use record::{NoHistory, ReadOnly, Recorder};
-pub use setup::{classifier, read_roots, SetupError};
+pub use setup::{builtin_ct_list, classifier, read_roots, SetupError};
 
 use crate::ca::CaIdentity;
 use crate::ccadb::{disclosure, Table};
@@ -202,6 +202,10 @@ pub struct Engine {
     pub user_evidence: Vec<Arc<dyn EvidenceSource>>,
     /// Other local evidence (CT), consulted after `user_evidence`.
     pub evidence: Vec<Arc<dyn EvidenceSource>>,
+    /// The CT source among `evidence`, when a log list is in use: the
+    /// daemon's daily refresh replaces its list
+    /// ([`crate::ct::CtEvidenceSource::replace`]).
+    pub ct: Option<Arc<crate::ct::CtEvidenceSource>>,
     /// Evidence that needs a first verdict (CAA).
     pub enrichers: Vec<Arc<dyn Enricher>>,
     /// `expires_soon` thresholds; `None` = no expiry rule (browser visits,

@@ -58,14 +58,24 @@ pub fn classifier(s: &Settings) -> Result<Classifier, SetupError> {
     })
 }
 
+/// Whether the built-in CT log list may judge: only with the built-in
+/// public roots. It lists the logs Chrome trusts for the public web PKI;
+/// when `roots` replaces those roots (a private or test PKI), CT evidence
+/// comes from `log_lists` or a cached list (`certwatch ct update`) only.
+pub fn builtin_ct_list(s: &Settings) -> bool {
+    s.roots.is_none()
+}
+
 impl Engine {
     /// Builds the engine of a run from its settings. `store` supplies the
     /// user's pins and acknowledged interceptors (none: shipped data only);
     /// `data_dir` holds the cached CT log list.
     ///
-    /// An explicitly configured log list that cannot be used is an error; a
-    /// bad cached list is a warning (returned, for the front end to show)
-    /// and the checks carry no CT evidence.
+    /// CT: the configured `log_lists`, else the newer of the cached list
+    /// and the built-in one (see [`builtin_ct_list`]). An explicitly
+    /// configured log list that cannot be used is an error; a bad cached
+    /// list is a warning (returned, for the front end to show) and the
+    /// built-in list is used instead.
     pub fn from_settings(
         s: &Settings,
         store: Option<&mut Store>,
@@ -74,18 +84,24 @@ impl Engine {
         let mut warnings = Vec::new();
         let classifier = classifier(s)?;
         let mut evidence: Vec<Arc<dyn EvidenceSource>> = Vec::new();
-        match cache::load(&s.log_lists, data_dir) {
-            Ok(Some(list)) => evidence.push(Arc::new(CtEvidenceSource::new(Arc::new(list)))),
-            Ok(None) => {}
-            Err(e) if !s.log_lists.is_empty() => {
+        let mut ct = None;
+        match cache::load(&s.log_lists, data_dir, builtin_ct_list(s)) {
+            Ok(in_use) => {
+                if let Some(w) = in_use.warning {
+                    warnings.push(format!("{w} (run `certwatch ct update`)"));
+                }
+                if let Some(list) = in_use.list {
+                    let source = Arc::new(CtEvidenceSource::new(Arc::new(list)));
+                    evidence.push(source.clone());
+                    ct = Some(source);
+                }
+            }
+            Err(e) => {
                 return Err(SetupError(format!(
                     "{}: {e}",
                     s.origins.log_lists.name("log_lists")
                 )))
             }
-            Err(e) => warnings.push(format!(
-                "ignoring the cached CT log list: {e} (run `certwatch ct update`)"
-            )),
         }
         let (ccadb, _, ccadb_warnings) = crate::ccadb::source::in_use(s.ccadb.as_deref(), data_dir)
             .map_err(|e| SetupError(format!("{}: {e}", s.origins.ccadb.name("ccadb"))))?;
@@ -108,6 +124,7 @@ impl Engine {
             },
             user_evidence: Vec::new(),
             evidence,
+            ct,
             enrichers,
             expiry: Some(s.expiry),
         };

@@ -1,5 +1,6 @@
 //! The log-list cache in the data dir (`ct/log_list.json` + `.sig`) and
-//! loading the lists a command should use.
+//! choosing the lists a command uses: configured files, else the cached
+//! list or the built-in one ([`super::builtin`]), whichever is newer.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,16 +40,67 @@ pub fn load_files(files: &[PathBuf]) -> Result<LogList, ListError> {
     Ok(all)
 }
 
-/// The lists to use: `files` when given, else the cache when present, else none.
-pub fn load(files: &[PathBuf], data_dir: &Path) -> Result<Option<LogList>, ListError> {
+/// The lists chosen by [`load`].
+#[derive(Debug, Default)]
+pub struct InUse {
+    /// The list to judge with (none: checks carry no CT evidence).
+    pub list: Option<LogList>,
+    /// A cached list that could not be used (one line, for the front end).
+    pub warning: Option<String>,
+}
+
+/// When the cached list was installed (its file's mtime, Unix seconds).
+pub fn cached_at(data_dir: &Path) -> Option<i64> {
+    mtime(&cache_path(data_dir))
+}
+
+fn mtime(path: &Path) -> Option<i64> {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+}
+
+/// The lists to use: `files` when given (an unusable one is an error);
+/// else the cached list (`certwatch ct update`, the daemon's refresh) or,
+/// when `builtin`, the built-in list — whichever is newer (a cached list
+/// without a `log_list_timestamp` is dated by its file). A cached list that
+/// cannot be read is a warning, and the built-in list is used instead.
+pub fn load(files: &[PathBuf], data_dir: &Path, builtin: bool) -> Result<InUse, ListError> {
     if !files.is_empty() {
-        return load_files(files).map(Some);
+        return load_files(files).map(|l| InUse {
+            list: Some(l),
+            warning: None,
+        });
     }
-    let cached = cache_path(data_dir);
-    if !cached.exists() {
-        return Ok(None);
-    }
-    load_files(&[cached]).map(Some)
+    let path = cache_path(data_dir);
+    let (cached, warning) = if path.exists() {
+        match load_files(std::slice::from_ref(&path)) {
+            Ok(mut l) => {
+                l.timestamp = l.timestamp.or_else(|| mtime(&path));
+                (Some(l), None)
+            }
+            Err(e) => (None, Some(format!("ignoring the cached CT log list: {e}"))),
+        }
+    } else {
+        (None, None)
+    };
+    let shipped = if builtin {
+        match super::builtin::list() {
+            Ok(l) => Some(l),
+            // Covered by a unit test; never expected in a release.
+            Err(e) => return Err(ListError(format!("the built-in CT log list: {e}"))),
+        }
+    } else {
+        None
+    };
+    let list = match (cached, shipped) {
+        (Some(c), Some(b)) if b.timestamp > c.timestamp => Some(b),
+        (Some(c), _) => Some(c),
+        (None, b) => b,
+    };
+    Ok(InUse { list, warning })
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ListError> {
@@ -70,12 +122,7 @@ pub fn install(data_dir: &Path, json: &[u8], sig: &[u8]) -> Result<LogList, List
 /// Whether the cached list is missing or older than `max_age_secs` at `now`
 /// (Unix seconds): the daemon refreshes it daily.
 pub fn is_stale(data_dir: &Path, now: i64, max_age_secs: i64) -> bool {
-    let modified = fs::metadata(cache_path(data_dir))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64);
-    match modified {
+    match mtime(&cache_path(data_dir)) {
         Some(m) => now - m >= max_age_secs,
         None => true,
     }
@@ -103,6 +150,47 @@ mod tests {
         std::fs::write(cache_path(dir.path()), b"{\"operators\":[]}").unwrap();
         assert!(!is_stale(dir.path(), now, 86_400));
         assert!(is_stale(dir.path(), now + 86_400 + 5, 86_400));
-        assert!(load(&[], dir.path()).unwrap().unwrap().is_empty());
+        assert!(load(&[], dir.path(), false)
+            .unwrap()
+            .list
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_newer_of_cache_and_builtin_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = |builtin| {
+            load(&[], dir.path(), builtin)
+                .unwrap()
+                .list
+                .map(|l| l.sources.join(","))
+        };
+        // Fresh install: the built-in list, unless the built-in roots are replaced.
+        assert_eq!(sources(true), Some(super::super::builtin::source_name()));
+        assert_eq!(sources(false), None);
+        // An older cached list (v80.14 is dated 2026-01-02) loses to the built-in one.
+        std::fs::create_dir_all(dir.path().join("ct")).unwrap();
+        let old = r#"{"version":"1","log_list_timestamp":"2026-01-02T12:57:01Z","operators":[]}"#;
+        std::fs::write(cache_path(dir.path()), old).unwrap();
+        assert_eq!(sources(true), Some(super::super::builtin::source_name()));
+        assert!(sources(false).unwrap().contains("log_list.json"));
+        // A newer one wins.
+        let new = r#"{"version":"2","log_list_timestamp":"2026-11-30T00:00:00Z","operators":[]}"#;
+        std::fs::write(cache_path(dir.path()), new).unwrap();
+        assert!(sources(true).unwrap().contains("log_list.json"));
+        // A corrupt cache: a warning, and the built-in list.
+        std::fs::write(cache_path(dir.path()), "{").unwrap();
+        let got = load(&[], dir.path(), true).unwrap();
+        assert!(got
+            .warning
+            .unwrap()
+            .contains("ignoring the cached CT log list"));
+        assert_eq!(
+            got.list.unwrap().sources,
+            [super::super::builtin::source_name()]
+        );
+        // Configured files replace both; a bad one is an error.
+        assert!(load(&[dir.path().join("missing.json")], dir.path(), true).is_err());
     }
 }

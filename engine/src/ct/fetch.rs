@@ -35,6 +35,21 @@ impl Default for FetchConfig {
     }
 }
 
+impl FetchConfig {
+    /// Fetching the list from `url` and its signature from the same name
+    /// ending `.sig` (`…/log_list.json` → `…/log_list.sig`).
+    pub fn for_url(url: &str) -> FetchConfig {
+        FetchConfig {
+            json_url: url.to_string(),
+            sig_url: match url.strip_suffix(".json") {
+                Some(base) => format!("{base}.sig"),
+                None => format!("{url}.sig"),
+            },
+            ..FetchConfig::default()
+        }
+    }
+}
+
 /// A rustls client config (ring) trusting `roots` (DER) or the Mozilla roots.
 pub fn client_tls(roots: Option<&[Vec<u8>]>) -> Result<rustls::ClientConfig, ListError> {
     let mut store = rustls::RootCertStore::empty();

@@ -35,6 +35,10 @@ pub const GOOGLE_LOG_LIST_SIG_URL: &str = "https://www.gstatic.com/ct/log_list/v
 /// Largest log list accepted (Google's all-logs list is ~165 KB).
 pub const MAX_LIST_BYTES: usize = 8 * 1024 * 1024;
 
+/// A list older than this (by its date, at the evaluation time) is stale:
+/// Chrome stops enforcing CT when its list is more than 70 days old.
+pub const MAX_LIST_AGE_SECS: i64 = 70 * 86_400;
+
 /// Why a log list was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListError(pub String);
@@ -62,8 +66,13 @@ pub enum LogState {
     Retired,
     /// Never (or no longer) trusted.
     Rejected,
-    /// No state given.
+    /// No state given, in a list without states (a local or test list):
+    /// taken as trusted.
     Unknown,
+    /// No state given in one of Google's lists, or a `log_type` of `test` or
+    /// `monitoring_only`: the log is not part of Chrome's policy (test and
+    /// monitoring-only logs), so its SCTs never count.
+    NotInPolicy,
 }
 
 impl LogState {
@@ -89,6 +98,7 @@ impl LogState {
             LogState::Retired => "retired",
             LogState::Rejected => "rejected",
             LogState::Unknown => "unknown",
+            LogState::NotInPolicy => "not_in_policy",
         }
     }
 }
@@ -129,27 +139,31 @@ pub struct Log {
     pub state_since: Option<i64>,
     /// Accepted notAfter window `[start, end)`, Unix seconds.
     pub temporal_interval: Option<(i64, i64)>,
+    /// Earlier operators with the time each stopped operating the log
+    /// (Unix seconds), oldest first (`previous_operators`).
+    pub previous_operators: Vec<(String, i64)>,
 }
 
 impl Log {
     /// Whether an SCT with timestamp `t` (Unix seconds) from this log counts.
     pub fn usable_for_sct_at(&self, t: i64) -> bool {
         match self.state {
-            LogState::Pending => false,
+            LogState::Pending | LogState::NotInPolicy => false,
             // A list without states (a local or test list) is taken as trusted.
             LogState::Qualified | LogState::Usable | LogState::ReadOnly | LogState::Unknown => true,
             LogState::Retired | LogState::Rejected => self.state_since.is_some_and(|s| t < s),
         }
     }
 
-    /// Whether the log was trusted (qualified, usable or read-only) at `t`.
-    pub fn trusted_at(&self, t: i64) -> bool {
-        match self.state {
-            LogState::Qualified | LogState::Usable | LogState::ReadOnly => true,
-            LogState::Retired | LogState::Rejected => self.state_since.is_some_and(|s| t < s),
-            LogState::Unknown => true,
-            LogState::Pending => false,
-        }
+    /// The log's operator at `t` (Unix seconds): the previous operator whose
+    /// `end_time` is the first after `t`, else the current one. Chrome takes
+    /// an SCT's operator as of the SCT's timestamp.
+    pub fn operator_at(&self, t: i64) -> &str {
+        self.previous_operators
+            .iter()
+            .find(|(_, end)| t < *end)
+            .map(|(name, _)| name.as_str())
+            .unwrap_or(&self.operator)
     }
 
     /// Base64 log id.
@@ -170,11 +184,33 @@ pub struct LogList {
     index: HashMap<[u8; 32], usize>,
     /// Where the lists came from (names given by the loader).
     pub sources: Vec<String>,
+    /// When the list was published (`log_list_timestamp`, Unix seconds;
+    /// for merged lists the newest), when known.
+    pub timestamp: Option<i64>,
+}
+
+/// How old the list in use is at an evaluation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// The list's date (Unix seconds), when known.
+    pub date: Option<i64>,
+    /// Whole days between the date and the evaluation time (0 when unknown
+    /// or in the future).
+    pub age_days: i64,
+    /// Older than [`MAX_LIST_AGE_SECS`]: Chrome would no longer enforce CT
+    /// with it, and logs created since are missing (`unknown_log`).
+    pub stale: bool,
 }
 
 #[derive(Deserialize)]
 struct RawList {
     operators: Vec<RawOperator>,
+    #[serde(default)]
+    log_list_timestamp: Option<String>,
+    #[serde(default)]
+    is_all_logs: Option<bool>,
+    #[serde(default)]
+    version: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +238,16 @@ struct RawLog {
     state: Option<HashMap<String, RawState>>,
     #[serde(default)]
     temporal_interval: Option<RawInterval>,
+    #[serde(default)]
+    log_type: Option<String>,
+    #[serde(default)]
+    previous_operators: Vec<RawPreviousOperator>,
+}
+
+#[derive(Deserialize)]
+struct RawPreviousOperator {
+    name: String,
+    end_time: String,
 }
 
 #[derive(Deserialize)]
@@ -230,8 +276,15 @@ impl LogList {
             return Err(err(format!("larger than {MAX_LIST_BYTES} bytes")));
         }
         let raw: RawList = serde_json::from_slice(json).map_err(|e| err(e.to_string()))?;
+        let timestamp = match &raw.log_list_timestamp {
+            Some(t) => Some(parse_time(t).ok_or_else(|| err("bad log_list_timestamp".into()))?),
+            None => None,
+        };
+        // Google's own lists give every log in Chrome's policy a state.
+        let official = timestamp.is_some() || raw.is_all_logs.is_some() || raw.version.is_some();
         let mut list = LogList {
             sources: vec![name.to_string()],
+            timestamp,
             ..LogList::default()
         };
         let dec = base64::engine::general_purpose::STANDARD;
@@ -268,8 +321,20 @@ impl LogList {
                         LogState::parse(k),
                         v.timestamp.as_deref().and_then(parse_time),
                     ),
+                    None if official => (LogState::NotInPolicy, None),
                     None => (LogState::Unknown, None),
                 };
+                let state = match l.log_type.as_deref() {
+                    Some("test" | "monitoring_only") => LogState::NotInPolicy,
+                    _ => state,
+                };
+                let mut previous_operators = Vec::with_capacity(l.previous_operators.len());
+                for p in &l.previous_operators {
+                    let end = parse_time(&p.end_time)
+                        .ok_or_else(|| lerr("bad previous_operators end_time"))?;
+                    previous_operators.push((p.name.clone(), end));
+                }
+                previous_operators.sort_by_key(|(_, end)| *end);
                 let temporal_interval = match &l.temporal_interval {
                     Some(t) => Some((
                         parse_time(&t.start_inclusive)
@@ -297,6 +362,7 @@ impl LogList {
                     state,
                     state_since,
                     temporal_interval,
+                    previous_operators,
                 });
             }
         }
@@ -313,6 +379,7 @@ impl LogList {
     /// Merges `other` in; a log already present (same log_id) keeps its first entry.
     pub fn merge(&mut self, other: LogList) {
         self.sources.extend(other.sources);
+        self.timestamp = self.timestamp.max(other.timestamp);
         for l in other.logs {
             self.push(l);
         }
@@ -336,6 +403,21 @@ impl LogList {
     /// No logs.
     pub fn is_empty(&self) -> bool {
         self.logs.is_empty()
+    }
+
+    /// How old the list is at `now` (Unix seconds).
+    pub fn freshness(&self, now: i64) -> Freshness {
+        freshness(self.timestamp, now)
+    }
+}
+
+/// How old a list dated `date` is at `now` (pure).
+pub fn freshness(date: Option<i64>, now: i64) -> Freshness {
+    let age = date.map(|d| now.saturating_sub(d)).unwrap_or(0).max(0);
+    Freshness {
+        date,
+        age_days: age / 86_400,
+        stale: age > MAX_LIST_AGE_SECS,
     }
 }
 

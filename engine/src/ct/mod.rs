@@ -2,9 +2,12 @@
 //! verification ([`sct`], over the small DER walker in [`der`]), Chrome's CT
 //! policy ([`policy`]), and the evidence source that feeds the verdict.
 //!
-//! Everything here is pure except [`cache`] (files) and, behind the
-//! `net-fetch` feature, [`fetch`] (HTTPS).
+//! The list shipped in the engine is [`builtin`]; [`cache`] chooses between
+//! it, the cached signed list and configured files.
+//!
+//! Everything here is pure except [`cache`] (files) and [`fetch`] (HTTPS).
 
+pub mod builtin;
 pub mod cache;
 pub mod der;
 pub mod fetch;
@@ -32,6 +35,7 @@ pub fn evaluate(
     logs: &LogList,
     now: i64,
 ) -> CtEvidence {
+    let fresh = logs.freshness(now);
     let Some(leaf) = chain.first() else {
         return CtEvidence {
             compliant: false,
@@ -40,6 +44,8 @@ pub fn evaluate(
             invalid: 0,
             unknown_log: 0,
             scts: Vec::new(),
+            list_date: fresh.date,
+            list_stale: fresh.stale,
         };
     };
     let mut problems = Vec::new();
@@ -71,6 +77,7 @@ pub fn evaluate(
     for s in &scts {
         let status = sct::verify(s, &entry, logs, now, leaf.not_after);
         let log = logs.get(&s.log_id);
+        let ts = (s.timestamp_ms / 1000).min(i64::MAX as u64) as i64;
         match status {
             SctStatus::Invalid => invalid += 1,
             SctStatus::UnknownLog | SctStatus::NoIssuer => unknown += 1,
@@ -79,7 +86,7 @@ pub fn evaluate(
         reports.push(SctReport {
             log_id: loglist::b64(&s.log_id),
             log_name: log.map(|l| l.description.clone()),
-            operator: log.map(|l| l.operator.clone()),
+            operator: log.map(|l| l.operator_at(ts).to_string()),
             timestamp_ms: s.timestamp_ms,
             source: s.source.as_str(),
             status: status.as_str(),
@@ -87,16 +94,18 @@ pub fn evaluate(
         if let Some(l) = log {
             policy_in.push(policy::PolicySct {
                 log_id: s.log_id,
-                operator: l.operator.clone(),
+                operator: l.operator_at(ts).to_string(),
                 rfc6962: l.rfc6962,
-                log_trusted_now: l.trusted_at(now),
+                state: l.state,
+                state_since: l.state_since,
+                timestamp: ts,
                 source: s.source,
                 status,
             });
         }
     }
     let (compliant, mut reason) = if scts.is_empty() && problems.is_empty() {
-        policy::evaluate(&[], leaf.lifetime_secs())
+        policy::evaluate(&[], leaf.lifetime_secs(), now)
     } else if policy_in.is_empty() {
         (
             false,
@@ -106,7 +115,7 @@ pub fn evaluate(
             ),
         )
     } else {
-        policy::evaluate(&policy_in, leaf.lifetime_secs())
+        policy::evaluate(&policy_in, leaf.lifetime_secs(), now)
     };
     if !problems.is_empty() {
         reason = format!("{reason}; malformed: {}", problems.join("; "));
@@ -118,6 +127,8 @@ pub fn evaluate(
         invalid,
         unknown_log: unknown,
         scts: reports,
+        list_date: fresh.date,
+        list_stale: fresh.stale,
     }
 }
 

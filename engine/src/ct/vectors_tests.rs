@@ -178,3 +178,86 @@ fn real_lists_parse_with_both_formats() {
         .any(|l| !l.rfc6962 && l.monitoring_url.is_some()));
     let _ = Arc::new(lists);
 }
+
+/// (site, leaf + intermediates, validation time) of each real limbo chain.
+fn limbo_chains(d: &Path) -> Vec<(String, Vec<CertInfo>, i64)> {
+    let dir = d.join("chains/x509_limbo_online");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    let pem = |s: &serde_json::Value| {
+        let ders = split_chain(s.as_str().unwrap().as_bytes()).unwrap();
+        parse_cert(&ders[0]).unwrap()
+    };
+    files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".limbo.json"))
+        .map(|p| {
+            let j: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            let leaf = pem(&j["peer_certificate"]);
+            let inters: Vec<CertInfo> = j["untrusted_intermediates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(pem)
+                .collect();
+            // Leaf first, then its issuer.
+            let mut chain = vec![leaf.clone()];
+            chain.extend(inters.iter().find(|c| c.subject == leaf.issuer).cloned());
+            let t = time::OffsetDateTime::parse(
+                j["validation_time"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+            .unix_timestamp();
+            let site = p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".limbo.json", "");
+            (site, chain, t)
+        })
+        .collect()
+}
+
+#[test]
+fn builtin_list_judges_the_real_chains_compliant() {
+    let Some(d) = data() else { return };
+    let list = ct::builtin::list().unwrap();
+    let chains = limbo_chains(&d);
+    if chains.is_empty() {
+        eprintln!("skipped: chains/x509_limbo_online is absent");
+        return;
+    }
+    let mut judged = 0;
+    for (site, chain, t) in &chains {
+        // The limbo validation time can precede the SCTs (it is near
+        // notBefore); judge when the chain was live: just after its newest SCT.
+        let newest = crate::ct::sct::embedded_scts(&chain[0].tbs_der)
+            .unwrap()
+            .iter()
+            .map(|s| (s.timestamp_ms / 1000) as i64)
+            .max()
+            .unwrap_or(*t);
+        let t = &(*t).max(newest + 3600);
+        let ev = ct::evaluate(chain, &[], &[], &list, *t);
+        let statuses: Vec<&str> = ev.scts.iter().map(|s| s.status).collect();
+        eprintln!(
+            "{site} at {}: {} {statuses:?}",
+            crate::report::rfc3339(*t),
+            ev.reason
+        );
+        assert!(ev.total > 0, "{site}: no SCTs");
+        assert_eq!(ev.invalid, 0, "{site}: {statuses:?}");
+        assert!(ev.compliant, "{site}: {} {statuses:?}", ev.reason);
+        assert!(
+            !ev.list_stale,
+            "{site}: judged before the list was 70 days old"
+        );
+        if crate::report::rfc3339(*t).starts_with("2026") {
+            judged += 1;
+        }
+    }
+    assert!(judged >= 10, "{judged}");
+}

@@ -247,6 +247,7 @@ fn violation_is_critical_through_the_engine() {
         probe: ProbeConfig::default(),
         user_evidence: vec![std::sync::Arc::new(PinEvidenceSource::new(db))],
         evidence: Vec::new(),
+        ct: None,
         enrichers: Vec::new(),
         expiry: None,
         ccadb: std::sync::Arc::new(Table::default()),

@@ -164,6 +164,8 @@ fn ct(compliant: bool, total: usize) -> Evidence {
             invalid: 0,
             unknown_log: 0,
             scts: Vec::new(),
+            list_date: None,
+            list_stale: false,
         }),
         ..Evidence::default()
     }

@@ -217,6 +217,11 @@ pub struct CtEvidence {
     pub unknown_log: usize,
     /// Every SCT found, with its status.
     pub scts: Vec<SctReport>,
+    /// The date of the log list judged with (Unix seconds), when known.
+    pub list_date: Option<i64>,
+    /// The list is older than 70 days at the check time: Chrome would no
+    /// longer enforce CT with it, and newer logs are `unknown_log`.
+    pub list_stale: bool,
 }
 
 /// One SCT as reported (see [`crate::ct`]).
