@@ -322,7 +322,7 @@ fn watch_alert_notify_hook_and_reload() {
         st["config_error"]
             .as_str()
             .unwrap()
-            .contains("config.toml:5:"),
+            .contains("config.toml:4:"),
         "{st}"
     );
     assert_eq!(st["notifications"], true);
@@ -331,7 +331,7 @@ fn watch_alert_notify_hook_and_reload() {
         "old config (with its hook) kept: {st}"
     );
     let log = std::fs::read_to_string(&d.stderr).unwrap();
-    assert!(log.contains("config.toml:5:"), "{log}");
+    assert!(log.contains("config.toml:4:"), "{log}");
     // A good config is taken.
     write_config(&e, "notifications = false\n");
     assert!(Command::new("kill")
