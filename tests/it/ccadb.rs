@@ -147,7 +147,19 @@ fn a_table_missing_an_owner_degrades_to_no_operator_never_an_alarm() {
             "{site}: {:?}",
             codes(&v)
         );
-        assert_eq!(code, 0, "{site}: {}", v["reasons"]);
+        // Nothing but CT (judged at the chain's own validation time, which
+        // may precede its SCTs) may reach a warning: the data gap raises none.
+        let loud: Vec<&Value> = v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["severity"] == "warning" || r["severity"] == "critical")
+            .filter(|r| {
+                let c = r["code"].as_str().unwrap_or("");
+                !c.starts_with("ct_") && !c.starts_with("sct_")
+            })
+            .collect();
+        assert!(loud.is_empty(), "{site} (exit {code}): {loud:?}");
         if site == "apple.com" {
             // Apple's CA is a DigiCert record: not in this table.
             assert!(v["ca"]["operator"].is_null(), "{}", v["ca"]);
