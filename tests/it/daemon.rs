@@ -20,7 +20,7 @@ impl Drop for Kill {
     }
 }
 
-fn poll<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn poll<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {
@@ -110,7 +110,7 @@ pub(crate) fn request(e: &TestEnv, req: Value) -> Value {
         .unwrap()
 }
 
-fn write_config(e: &TestEnv, extra: &str) {
+pub(crate) fn write_config(e: &TestEnv, extra: &str) {
     std::fs::create_dir_all(e.home()).unwrap();
     let roots = e.roots.as_ref().unwrap();
     let empty = e.dir.path().join("no-local-roots.pem");
@@ -618,63 +618,4 @@ fn notification_markup_is_escaped() {
     let alert: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert!(alert["title"].as_str().unwrap().contains(EVIL), "{alert}");
-}
-
-#[test]
-fn daemon_refreshes_the_ccadb_table_and_decides_with_it() {
-    use std::sync::atomic::Ordering;
-    use std::sync::Arc;
-    let root = certwatch_tests::Ca::root("Refresh Root", "Refresh Owner");
-    let inter = root.intermediate("Refresh Issuing CA", "Refresh Brand");
-    let csv = certwatch_tests::ccadb_csv(
-        &[
-            certwatch_tests::Disclosure::root(&root, "Refresh Owner"),
-            certwatch_tests::Disclosure::intermediate(&inter, "Refresh Operator"),
-        ],
-        "2026-11-30",
-    );
-    let (base, hits) = certwatch_tests::http_server(Arc::new(move |target: &str| {
-        if target == "/report.csv" {
-            (200, Vec::new(), csv.clone().into_bytes())
-        } else {
-            (404, Vec::new(), b"not found".to_vec())
-        }
-    }));
-    let e = TestEnv::new().public_roots(&[&root]);
-    write_config(&e, &format!("ccadb_url = \"{base}report.csv\"\n"));
-    let _d = start_daemon(&e, None);
-    // Refreshed at start (no cache yet): the cache appears, private.
-    let cache = e.home().join("data/ccadb.txt");
-    let shown = poll("the refreshed CCADB cache", 30, || {
-        let v: Value = serde_json::from_slice(&e.run(&["ccadb", "show", "--json"]).stdout).ok()?;
-        (v["origin"] == "cache").then_some(v)
-    });
-    assert_eq!(shown["records"], 2, "{shown}");
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
-    let path = PathBuf::from(shown["path"].as_str().unwrap());
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600,
-        "{} (expected near {})",
-        path.display(),
-        cache.display()
-    );
-    // The running daemon decides with it: a check through the daemon names
-    // the operator from the refreshed table.
-    let srv = TlsServer::start(&inter.leaf(&["refresh.test"]));
-    let connect = format!("127.0.0.1:{}", srv.port());
-    let v = request(
-        &e,
-        json!({"type": "check", "host": "refresh.test", "connect": connect}),
-    );
-    let text = v.to_string();
-    assert!(text.contains("Refresh Operator"), "{text}");
-    // And says so in the audit log.
-    let out = e.run(&["log", "--json"]);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("CCADB table refreshed"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }

@@ -246,18 +246,6 @@ fn pin_from_current_then_interception_is_critical() {
 
 // ------------------------------------------------------------ shared data
 
-fn limbo_chain(data: &Path, site: &str) -> Option<(String, String)> {
-    let p = data.join(format!("chains/x509_limbo_online/{site}.limbo.json"));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    let t = v.get("testcases").and_then(|t| t.get(0)).unwrap_or(&v);
-    let mut s = t["peer_certificate"].as_str()?.to_string();
-    for i in t["untrusted_intermediates"].as_array()? {
-        s.push('\n');
-        s.push_str(i.as_str()?);
-    }
-    Some((s, t["validation_time"].as_str()?.to_string()))
-}
-
 #[test]
 fn chromium_2024_import_and_lookups() {
     let Some(data) = shared_data() else {
@@ -335,7 +323,7 @@ fn chromium_2024_import_and_lookups() {
         ("docs.python.org", "docs.python.org", "not_pinned", None),
     ];
     for (host, site, status, pinset) in cases {
-        let Some((chain, at)) = limbo_chain(&data, site) else {
+        let Some((chain, at)) = certwatch_tests::limbo_chain(&data, site) else {
             eprintln!("skipped case {host}: limbo chain {site} absent");
             continue;
         };
@@ -393,7 +381,7 @@ fn shipped_pins_match_real_chains_and_regenerate() {
         ("google.com", "google.com"),
         ("www.facebook.com", "facebook.com"),
     ] {
-        let Some((chain, at)) = limbo_chain(&data, site) else {
+        let Some((chain, at)) = certwatch_tests::limbo_chain(&data, site) else {
             eprintln!("skipped: limbo chain {site} absent");
             continue;
         };

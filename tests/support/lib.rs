@@ -53,6 +53,21 @@ pub const SHIPPED: [(&str, &str); 3] = [
     ("certwatchd", "certwatchd"),
 ];
 
+/// A real chain of `../shared/data/chains/x509_limbo_online`: the PEM (leaf,
+/// then the intermediates as served) and the limbo validation time
+/// (RFC 3339), or None when the file is absent or not a limbo test case.
+pub fn limbo_chain(data: &Path, site: &str) -> Option<(String, String)> {
+    let p = data.join(format!("chains/x509_limbo_online/{site}.limbo.json"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    let t = v.get("testcases").and_then(|t| t.get(0)).unwrap_or(&v);
+    let mut s = t["peer_certificate"].as_str()?.to_string();
+    for i in t["untrusted_intermediates"].as_array()? {
+        s.push('\n');
+        s.push_str(i.as_str()?);
+    }
+    Some((s, t["validation_time"].as_str()?.to_string()))
+}
+
 /// Path of a workspace binary. The first call in a test process builds what
 /// the tests drive (a no-op when up to date), so tests never drive a stale
 /// binary:
