@@ -11,6 +11,8 @@
 "use strict";
 
 const api = globalThis.browser ?? globalThis.chrome;
+// The toolbar button: `action` (MV3), `browserAction` (a Firefox MV2 package).
+const action = api.action ?? api.browserAction;
 const HOST = "org.certwatch.host";
 const PROTOCOL = 1;
 const hasSecurityInfo = typeof api.webRequest?.getSecurityInfo === "function";
@@ -85,10 +87,10 @@ async function tabState(tabId) {
 async function applyBadge(tabId, state) {
   const b = state && !state.accepted ? BADGE[state.severity] : undefined;
   try {
-    await api.action.setBadgeText({ tabId, text: b ? b.text : "" });
-    if (b) await api.action.setBadgeBackgroundColor({ tabId, color: b.color });
+    await action.setBadgeText({ tabId, text: b ? b.text : "" });
+    if (b) await action.setBadgeBackgroundColor({ tabId, color: b.color });
     const title = state?.severity ? `certwatch: ${state.host} — ${state.severity}` : "certwatch";
-    await api.action.setTitle({ tabId, title });
+    await action.setTitle({ tabId, title });
   } catch {
     // The tab is gone.
   }

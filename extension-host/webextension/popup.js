@@ -3,6 +3,8 @@
 "use strict";
 
 const api = globalThis.browser ?? globalThis.chrome;
+// The toolbar button: `action` (MV3), `browserAction` (a Firefox MV2 package).
+const action = api.action ?? api.browserAction;
 const $ = (id) => document.getElementById(id);
 
 const SUMMARY = {
@@ -56,7 +58,7 @@ async function render() {
   const st = (await tabStore.get(key))[key];
   current = st ? { ...st, tabId: tab.id } : null;
   try {
-    const text = await api.action.getBadgeText({ tabId: tab.id });
+    const text = await action.getBadgeText({ tabId: tab.id });
     $("badge-text").textContent = text;
     document.body.dataset.badge = text;
   } catch {
