@@ -6,7 +6,7 @@
 //! (the store, the engine, the config), held only for local work: reading
 //! a history, recording a sighting, storing an alert. Probes, CAA look-ups,
 //! desktop notifications and the alert hook run with it released (the
-//! engine's [`Recorder`] here, [`Locked`], takes the lock per call). Before
+//! engine's [`Locked`] recorder over [`StoreLock`] takes the lock per call). Before
 //! each check the engine re-reads the user's pins and acknowledged
 //! interceptors when the store changed (another process committed), so the
 //! CLI's `pins add` / `accept-interceptor` take effect at once. Shutdown is
@@ -28,7 +28,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-use certwatch_engine::check::{unix_now, Analysis, CheckError, Checked, Engine, Recorder};
+use certwatch_engine::check::browser::ProbeCache;
+use certwatch_engine::check::{unix_now, CheckError, Checked, Engine, Locked, StoreLock};
 use certwatch_engine::client::{Body, DaemonStatus, Reply, Request, MAX_LINE, PROTOCOL_VERSION};
 use certwatch_engine::config::Config;
 use certwatch_engine::paths::Paths;
@@ -37,8 +38,7 @@ use certwatch_engine::probe::Site;
 use certwatch_engine::schedule::parse_every;
 use certwatch_engine::settings::{Layer, Settings};
 use certwatch_engine::store::watch;
-use certwatch_engine::store::{Store, StoreError};
-use certwatch_engine::verdict::{History, Verdict};
+use certwatch_engine::store::Store;
 
 /// Everything the blocking side needs.
 pub struct Inner {
@@ -54,7 +54,11 @@ pub struct Inner {
 /// Shared daemon state.
 pub struct Shared {
     inner: Mutex<Inner>,
-    wake: Notify,
+    pub(crate) wake: Notify,
+    /// Recent probes of sites the browser visited (see `check::browser`).
+    pub(crate) probes: Mutex<ProbeCache>,
+    /// Re-checks of sites the browser found suspicious.
+    pub(crate) rechecks: Mutex<crate::hub::Rechecks>,
     notify_failed: AtomicBool,
     started: i64,
 }
@@ -148,7 +152,7 @@ impl Inner {
 
     /// The engine, with the user's declarations re-read when another
     /// process changed the store since the last check (local work only).
-    fn current_engine(&mut self) -> Arc<Engine> {
+    pub(crate) fn current_engine(&mut self) -> Arc<Engine> {
         let stamp = self.store.change_stamp().ok();
         if stamp.is_some() && stamp != self.stamp {
             let mut engine = (*self.engine).clone();
@@ -164,22 +168,11 @@ impl Inner {
     }
 }
 
-/// The daemon's [`Recorder`]: the shared store, locked for each call only.
-struct Locked<'a>(&'a Shared);
-
-impl Recorder for Locked<'_> {
-    fn history(&mut self, site: &Site) -> Result<History, StoreError> {
-        self.0.lock().store.history(site)
-    }
-
-    fn record(
-        &mut self,
-        site: &Site,
-        analysis: &Analysis,
-        now: i64,
-        judge: &dyn Fn(&History) -> Verdict,
-    ) -> Result<(Verdict, bool), StoreError> {
-        Recorder::record(&mut self.0.lock().store, site, analysis, now, judge)
+/// The daemon's store for the engine's [`Locked`] recorder: the shared
+/// state is locked for each call only.
+impl StoreLock for Shared {
+    fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.lock().store)
     }
 }
 
@@ -189,6 +182,8 @@ impl Shared {
         Arc::new(Shared {
             inner: Mutex::new(inner),
             wake: Notify::new(),
+            probes: Mutex::new(ProbeCache::default()),
+            rechecks: Mutex::new(crate::hub::Rechecks::default()),
             notify_failed: AtomicBool::new(false),
             started: unix_now(),
         })
@@ -201,13 +196,29 @@ impl Shared {
 
     /// One check, with alerting (blocking). The lock is taken only for the
     /// engine snapshot, the history, the record and the alert's row.
-    fn check(&self, site: &Site, connect: Option<&str>) -> Result<Checked, CheckError> {
+    pub(crate) fn check(&self, site: &Site, connect: Option<&str>) -> Result<Checked, CheckError> {
+        self.check_and(site, connect, true)
+    }
+
+    /// One check; `alert`: raise an alert for a warning or critical verdict.
+    pub(crate) fn check_and(
+        &self,
+        site: &Site,
+        connect: Option<&str>,
+        alert: bool,
+    ) -> Result<Checked, CheckError> {
         let engine = self.lock().current_engine();
+        // This check sees the site anew: the browser's next visit probes too.
+        if let Ok(mut p) = self.probes.lock() {
+            p.invalidate(site);
+        }
         let checked = engine.observe(site, connect, &ProcessEnv, &mut Locked(self), unix_now())?;
         for w in &checked.warnings {
             tracing::warn!("{site}: {w}");
         }
-        crate::alert::maybe_alert(self, &checked);
+        if alert {
+            crate::alert::maybe_alert(self, &checked);
+        }
         Ok(checked)
     }
 
@@ -245,9 +256,10 @@ impl Shared {
     }
 
     fn next_due(&self) -> Option<i64> {
-        watch::list(&self.lock().store)
+        let watched = watch::list(&self.lock().store)
             .ok()
-            .and_then(|l| l.iter().map(|w| w.next_due).min())
+            .and_then(|l| l.iter().map(|w| w.next_due).min());
+        [watched, self.next_recheck()].into_iter().flatten().min()
     }
 
     /// Answers one request line's JSON object (blocking).
@@ -292,6 +304,7 @@ impl Shared {
                     notifications: inner.config.notifications,
                     hook: inner.config.hook.clone(),
                     config_error: inner.config_error.clone(),
+                    rechecks: self.rechecks_pending(),
                 };
                 Reply::ok(id, Body::Status(Box::new(status)))
             }
@@ -364,7 +377,39 @@ impl Shared {
                 Ok(()) => Reply::ok(id, Body::Done {}),
                 Err(e) => Reply::err(id, "config", e),
             },
+            Request::BrowserCheck {
+                host,
+                port,
+                chain,
+                tls_state,
+                is_builtin_root,
+                ip,
+            } => hub_reply(
+                id,
+                site(&host, port)
+                    .map_err(|e| ("bad_request".into(), e))
+                    .and_then(|s| self.browser_check(s, chain, tls_state, is_builtin_root, ip)),
+            ),
+            Request::History { host, port } => hub_reply(
+                id,
+                site(&host, port)
+                    .map_err(|e| ("bad_request".into(), e))
+                    .and_then(|s| self.history(&s)),
+            ),
+            Request::Accept { host, port } => hub_reply(
+                id,
+                site(&host, port)
+                    .map_err(|e| ("bad_request".into(), e))
+                    .and_then(|s| self.accept(&s)),
+            ),
         }
+    }
+}
+
+fn hub_reply(id: Value, r: Result<Value, crate::hub::HubError>) -> Reply {
+    match r {
+        Ok(result) => Reply::ok(id, Body::Checked { result }),
+        Err((kind, message)) => Reply::err(id, &kind, message),
     }
 }
 
@@ -533,7 +578,11 @@ async fn scheduler(shared: Arc<Shared>, shutdown: &mut tokio::sync::watch::Recei
             _ = shared.wake.notified() => continue,
             _ = sleep => {
                 let s = shared.clone();
-                let _ = tokio::task::spawn_blocking(move || s.run_due()).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    s.run_due();
+                    s.run_rechecks();
+                })
+                .await;
             }
         }
     }

@@ -77,6 +77,44 @@ pub enum Request {
     WatchChanged,
     /// Re-read config.toml (as SIGHUP).
     Reload,
+    /// A page load the browser companion saw, relayed by the native host:
+    /// judged and recorded like the host's own `check`, alerted like a
+    /// watched site, and re-checked later when suspicious.
+    BrowserCheck {
+        /// Host name or IP literal.
+        host: String,
+        /// Port.
+        #[serde(default = "default_port")]
+        port: u16,
+        /// The chain the browser received, base64 DER, leaf first (Firefox).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain: Option<Vec<String>>,
+        /// The browser's TLS state.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls_state: Option<String>,
+        /// Whether the browser considers the chain's root built in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_builtin_root: Option<bool>,
+        /// The server address the browser's request went to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<std::net::IpAddr>,
+    },
+    /// A site's timeline (`certwatch history --json`'s shape).
+    History {
+        /// Host name or IP literal.
+        host: String,
+        /// Port.
+        #[serde(default = "default_port")]
+        port: u16,
+    },
+    /// Accept the CA of a site's latest sighting.
+    Accept {
+        /// Host name or IP literal.
+        host: String,
+        /// Port.
+        #[serde(default = "default_port")]
+        port: u16,
+    },
 }
 
 impl Request {
@@ -88,6 +126,9 @@ impl Request {
         "watch_remove",
         "watch_changed",
         "reload",
+        "browser_check",
+        "history",
+        "accept",
     ];
 }
 
@@ -125,6 +166,9 @@ pub struct DaemonStatus {
     pub hook: Vec<String>,
     /// The last config.toml error (the previous config stays in use).
     pub config_error: Option<String>,
+    /// Re-checks of sites the browser found suspicious, still to come.
+    #[serde(default)]
+    pub rechecks: usize,
 }
 
 /// The success fields of a reply, by request.
@@ -133,9 +177,11 @@ pub struct DaemonStatus {
 pub enum Body {
     /// For `status`.
     Status(Box<DaemonStatus>),
-    /// For `check`: the verdict, shaped like `certwatch check --json`.
+    /// For `check` and `browser_check`: the verdict, shaped like
+    /// `certwatch check --json`; for `history` the timeline, for `accept`
+    /// the accepted CA.
     Checked {
-        /// The verdict object.
+        /// The result object.
         result: Value,
     },
     /// For `watch_remove`.

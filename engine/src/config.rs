@@ -43,6 +43,10 @@ pub struct Config {
     /// Default re-check interval for `watch add` without `--every`.
     #[serde(default = "six_hours")]
     pub default_every: String,
+    /// When the daemon re-checks a site the browser found suspicious
+    /// (delays after the finding; `[]` = never).
+    #[serde(default = "recheck_delays")]
+    pub browser_recheck: Vec<String>,
     /// TCP connect timeout, seconds (like `--connect-timeout`).
     #[serde(default)]
     pub connect_timeout: Option<f64>,
@@ -59,6 +63,9 @@ pub struct Config {
     /// to the certificate's lifetime, see `verdict::ExpiryPolicy`).
     #[serde(default)]
     pub warn_days: Option<u32>,
+    /// Seconds a probe answers for repeat browser visits (host, daemon; 0 = off).
+    #[serde(default)]
+    pub probe_cache: Option<u32>,
     /// `expires_soon` critical below this many days left.
     #[serde(default)]
     pub crit_days: Option<u32>,
@@ -93,11 +100,13 @@ impl Default for Config {
             hook: Vec::new(),
             hook_timeout: None,
             default_every: six_hours(),
+            browser_recheck: recheck_delays(),
             connect_timeout: None,
             timeout: None,
             caa: None,
             dns_server: None,
             warn_days: None,
+            probe_cache: None,
             crit_days: None,
             ct_refresh: None,
             ct_list_url: None,
@@ -105,7 +114,26 @@ impl Default for Config {
     }
 }
 
+fn recheck_delays() -> Vec<String> {
+    ["10m", "1h", "6h"].map(String::from).to_vec()
+}
+
 impl Config {
+    /// `browser_recheck` in seconds, soonest first (at most 8).
+    pub fn recheck_delays(&self) -> Result<Vec<i64>, String> {
+        if self.browser_recheck.len() > 8 {
+            return Err("at most 8 delays".into());
+        }
+        let mut d = self
+            .browser_recheck
+            .iter()
+            .map(|s| crate::schedule::parse_delay(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        d.sort_unstable();
+        d.dedup();
+        Ok(d)
+    }
+
     /// How long the alert hook may run.
     pub fn hook_timeout(&self) -> std::time::Duration {
         self.hook_timeout
@@ -138,6 +166,11 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
     })?;
     crate::schedule::parse_every(&c.default_every)
         .map_err(|e| format!("{file}: default_every: {e}"))?;
+    if c.probe_cache.is_some_and(|n| n > 86_400) {
+        return Err(format!("{file}: probe_cache: at most 86400 seconds"));
+    }
+    c.recheck_delays()
+        .map_err(|e| format!("{file}: browser_recheck: {e}"))?;
     if let Some(h) = c.hook.first() {
         if h.trim().is_empty() {
             return Err(format!("{file}: hook: the first element must be a program"));
@@ -199,6 +232,13 @@ mod tests {
         let e = parse("config.toml", "notifications = \"maybe\"\n").unwrap_err();
         assert!(e.starts_with("config.toml:1:"), "{e}");
         assert!(parse("c", "default_every = \"5x\"").is_err());
+        assert!(parse("c", "browser_recheck = [\"0s\"]").is_err());
+        let c = parse("c", "browser_recheck = [\"1h\", \"2s\"]").unwrap();
+        assert_eq!(c.recheck_delays(), Ok(vec![2, 3600]));
+        assert_eq!(
+            Config::default().recheck_delays(),
+            Ok(vec![600, 3600, 21_600])
+        );
         assert!(parse("c", "hook = [\"\"]").is_err());
         assert!(parse("c", "dns_server = \"nope\"").is_err());
         assert!(parse("c", "timeout = 0").is_err());

@@ -25,6 +25,16 @@ pub fn next_due_after_failure(every_secs: i64, failures: i64, now: i64) -> i64 {
 
 /// Parses `90s`, `30m`, `6h`, `1d` (or plain seconds).
 pub fn parse_every(s: &str) -> Result<i64, String> {
+    parse_within(s, 60, "1m")
+}
+
+/// Parses a delay like `30s`, `10m`, `1h` (1 s to 366 d): the daemon's
+/// re-checks of sites the browser found suspicious (`browser_recheck`).
+pub fn parse_delay(s: &str) -> Result<i64, String> {
+    parse_within(s, 1, "1s")
+}
+
+fn parse_within(s: &str, min: i64, min_text: &str) -> Result<i64, String> {
     let s = s.trim();
     let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], &s[i..]),
@@ -43,8 +53,10 @@ pub fn parse_every(s: &str) -> Result<i64, String> {
     let secs = n
         .checked_mul(mult)
         .ok_or_else(|| format!("{s:?} is too long"))?;
-    if !(60..=366 * 86_400).contains(&secs) {
-        return Err(format!("{s:?}: the interval must be between 1m and 366d"));
+    if !(min..=366 * 86_400).contains(&secs) {
+        return Err(format!(
+            "{s:?}: the interval must be between {min_text} and 366d"
+        ));
     }
     Ok(secs)
 }
@@ -58,6 +70,11 @@ mod tests {
         assert_eq!(parse_every("6h"), Ok(6 * 3600));
         assert_eq!(parse_every("30m"), Ok(1800));
         assert_eq!(parse_every("1d"), Ok(86_400));
+        assert!(parse_every("30s").is_err());
+        assert_eq!(parse_delay("30s"), Ok(30));
+        assert_eq!(parse_delay("10m"), Ok(600));
+        assert!(parse_delay("0s").is_err());
+        assert!(parse_delay("400d").is_err());
         assert_eq!(parse_every("3600"), Ok(3600));
         for bad in ["", "h", "5x", "10s", "400d", "99999999999999999999h"] {
             assert!(parse_every(bad).is_err(), "{bad}");

@@ -17,6 +17,7 @@
 //! | CAA DNS server     | `dns_server`       | `CERTWATCH_DNS_SERVER`      | `--dns-server`       |
 //! | expiry warning     | `warn_days`        | `CERTWATCH_WARN_DAYS`       | `--warn-days`        |
 //! | expiry critical    | `crit_days`        | `CERTWATCH_CRIT_DAYS`       | `--crit-days`        |
+//! | browser probe cache| `probe_cache`      | `CERTWATCH_PROBE_CACHE`     | (host, daemon only)  |
 //!
 //! `CERTWATCH_NO_CAA=1` is still read (as `CERTWATCH_CAA=0`).
 
@@ -52,10 +53,14 @@ pub mod env {
     pub const WARN_DAYS: &str = "CERTWATCH_WARN_DAYS";
     /// `expires_soon` critical threshold, days.
     pub const CRIT_DAYS: &str = "CERTWATCH_CRIT_DAYS";
+    /// Seconds a probe answers for repeat browser visits (0 = off).
+    pub const PROBE_CACHE: &str = "CERTWATCH_PROBE_CACHE";
 }
 
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default seconds a probe answers for repeat browser visits.
+pub const DEFAULT_PROBE_CACHE: u32 = 600;
 /// Default TLS handshake timeout.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -127,6 +132,9 @@ pub struct Settings {
     pub dns_server: Option<SocketAddr>,
     /// `expires_soon` thresholds.
     pub expiry: ExpiryPolicy,
+    /// Seconds a probe of a site answers for repeat browser visits
+    /// (`check::browser::ProbeCache`; 0 = every visit probes).
+    pub probe_cache: u32,
     /// Where the file-valued settings came from.
     pub origins: Origins,
 }
@@ -143,6 +151,7 @@ impl Default for Settings {
             caa: true,
             dns_server: None,
             expiry: ExpiryPolicy::default(),
+            probe_cache: DEFAULT_PROBE_CACHE,
             origins: Origins::default(),
         }
     }
@@ -173,6 +182,8 @@ pub struct Layer {
     pub warn_days: Option<u32>,
     /// See [`Settings::expiry`].
     pub crit_days: Option<u32>,
+    /// See [`Settings::probe_cache`].
+    pub probe_cache: Option<u32>,
 }
 
 impl Settings {
@@ -202,6 +213,7 @@ impl Settings {
             set(&mut s.dns_server, l.dns_server.map(Some));
             set(&mut s.expiry.warn_days, l.warn_days.map(Some));
             set(&mut s.expiry.crit_days, l.crit_days.map(Some));
+            set(&mut s.probe_cache, l.probe_cache);
         }
         s
     }
@@ -253,6 +265,7 @@ impl Layer {
             dns_server: c.dns_server.as_deref().and_then(|d| d.parse().ok()),
             warn_days: c.warn_days,
             crit_days: c.crit_days,
+            probe_cache: c.probe_cache,
         }
     }
 
@@ -304,6 +317,20 @@ impl Layer {
                 .transpose()?,
             warn_days: days(env::WARN_DAYS)?,
             crit_days: days(env::CRIT_DAYS)?,
+            probe_cache: var(env::PROBE_CACHE)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= 86_400)
+                        .ok_or_else(|| {
+                            format!(
+                                "{}={v:?}: expected seconds from 0 to 86400",
+                                env::PROBE_CACHE
+                            )
+                        })
+                })
+                .transpose()?,
         })
     }
 }

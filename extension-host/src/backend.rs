@@ -1,20 +1,24 @@
 //! Where requests are answered. [`Backend`] is the seam: [`DirectBackend`]
-//! uses the engine and the history database in-process; a daemon backend
-//! can later route the same requests over the daemon's IPC socket.
+//! uses the engine and the history database in-process; [`crate::relay`]
+//! routes the same requests over the daemon's socket when certwatchd runs.
+//!
+//! Backends are shared by the host's worker threads (`&self`): the store is
+//! locked per call, never during a probe.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use certwatch_engine::check::{analyze, unix_now, CheckError, Checked, Engine};
+use certwatch_engine::check::browser::{self, ProbeCache};
+use certwatch_engine::check::{unix_now, CheckError, Engine, Locked};
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::Env;
 use certwatch_engine::probe::Site;
-use certwatch_engine::report::{ca_json, checked_json, error_json};
+use certwatch_engine::report::{ca_json, error_json};
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::{Layer, Settings};
 use certwatch_engine::store::Store;
 use serde_json::{json, Value};
 
-use crate::compare::chain_difference;
 use crate::messages::{CheckRequest, PROTOCOL_VERSION};
 
 /// A failed request.
@@ -29,7 +33,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(kind: &str, message: impl Into<String>) -> Failure {
+    /// A failure with no partial result.
+    pub fn new(kind: &str, message: impl Into<String>) -> Failure {
         Failure {
             kind: kind.to_string(),
             message: message.into(),
@@ -38,16 +43,17 @@ impl Failure {
     }
 }
 
-/// Answers requests. Results are the JSON objects documented in PROTOCOL.md.
-pub trait Backend {
+/// Answers requests, from several threads at once. Results are the JSON
+/// objects documented in PROTOCOL.md.
+pub trait Backend: Send + Sync {
     /// `check`: a verdict shaped like `certwatch check --json`.
-    fn check(&mut self, req: &CheckRequest) -> Result<Value, Failure>;
+    fn check(&self, req: &CheckRequest) -> Result<Value, Failure>;
     /// `history`: the site's timeline, shaped like `certwatch history --json`.
-    fn history(&mut self, site: &Site) -> Result<Value, Failure>;
+    fn history(&self, site: &Site) -> Result<Value, Failure>;
     /// `accept`: accept the CA of the site's latest sighting.
-    fn accept(&mut self, site: &Site) -> Result<Value, Failure>;
+    fn accept(&self, site: &Site) -> Result<Value, Failure>;
     /// `status`: versions, database, backend.
-    fn status(&mut self) -> Result<Value, Failure>;
+    fn status(&self) -> Result<Value, Failure>;
 }
 
 /// Environment variables the host reads (documented in PROTOCOL.md); the
@@ -63,18 +69,19 @@ pub mod env {
 pub struct DirectBackend {
     engine: Engine,
     paths: Paths,
-    store: Option<Store>,
+    store: Mutex<Store>,
+    probes: Mutex<ProbeCache>,
     builtin_roots: bool,
     /// Where the public roots were set (`status`): `builtin`, `CERTWATCH_ROOTS`, `config.toml roots`.
     roots_from: String,
-    env: Box<dyn Env>,
+    env: Box<dyn Env + Send + Sync>,
 }
 
 impl DirectBackend {
     /// Builds from config.toml and the environment (`CERTWATCH_HOME`, the
     /// settings of `certwatch_engine::settings`, proxy variables), with the
     /// same precedence as the CLI (there are no flags).
-    pub fn from_env(env: Box<dyn Env>) -> Result<DirectBackend, Failure> {
+    pub fn from_env(env: Box<dyn Env + Send + Sync>) -> Result<DirectBackend, Failure> {
         let config_err = |e: String| Failure::new("config", e);
         let paths = Paths::resolve(env.as_ref(), None)
             .map_err(|e| config_err(format!("cannot locate the database: {e}")))?;
@@ -100,7 +107,11 @@ impl DirectBackend {
                 Some(_) => settings.origins.roots.name("roots"),
             },
             paths,
-            store: Some(store),
+            store: Mutex::new(store),
+            probes: Mutex::new(ProbeCache::new(
+                i64::from(settings.probe_cache),
+                browser::PROBE_CACHE_SITES,
+            )),
             env,
         })
     }
@@ -110,8 +121,8 @@ impl DirectBackend {
         self.paths.db.clone()
     }
 
-    fn store(&mut self) -> Result<&mut Store, Failure> {
-        store_of(&mut self.store, &self.paths)
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The CT log list in use (`status`): where from, its date, whether it
@@ -132,15 +143,6 @@ impl DirectBackend {
     }
 }
 
-/// The open store, opening it if a previous failure closed it.
-fn store_of<'a>(slot: &'a mut Option<Store>, paths: &Paths) -> Result<&'a mut Store, Failure> {
-    if slot.is_none() {
-        *slot = Some(open_store(paths)?);
-    }
-    slot.as_mut()
-        .ok_or_else(|| Failure::new("store", "database not open"))
-}
-
 fn open_store(paths: &Paths) -> Result<Store, Failure> {
     let s = Store::open(&paths.db).map_err(|e| Failure::new("store", e.to_string()))?;
     if let Some(aside) = &s.moved_aside {
@@ -153,12 +155,6 @@ fn open_store(paths: &Paths) -> Result<Store, Failure> {
     Ok(s)
 }
 
-fn warn(checked: &Checked) {
-    for w in &checked.warnings {
-        eprintln!("certwatch-host: {}", sanitize(w));
-    }
-}
-
 fn check_failure(site: &Site, now: i64, e: &CheckError) -> Failure {
     Failure {
         kind: e.kind().to_string(),
@@ -168,74 +164,34 @@ fn check_failure(site: &Site, now: i64, e: &CheckError) -> Failure {
 }
 
 impl Backend for DirectBackend {
-    fn check(&mut self, req: &CheckRequest) -> Result<Value, Failure> {
-        let site = &req.site;
+    fn check(&self, req: &CheckRequest) -> Result<Value, Failure> {
         let now = unix_now();
-        let fail = |e: CheckError| check_failure(site, now, &e);
-        let own = self.engine.probe(site, None, self.env.as_ref());
-        let Some(chain) = &req.chain else {
-            // Chromium: only the host name; our own probe is the observation.
-            let probed = own.map_err(fail)?;
-            let p = self
-                .engine
-                .prepare(site, &probed.chain, Some(&probed), now)
-                .map_err(fail)?;
-            let store = store_of(&mut self.store, &self.paths)?;
-            let checked = self.engine.finish(site, p, store, now).map_err(fail)?;
-            warn(&checked);
-            let mut v = checked_json(&checked);
-            v["source"] = json!("probe");
-            return Ok(v);
-        };
-        // Firefox: the browser's chain is the observation; our probe is the witness.
-        let mut p = self.engine.prepare(site, chain, None, now).map_err(fail)?;
-        let host_probe = match own.and_then(|p| {
-            analyze(
-                &p.chain,
-                &site.host,
-                now,
-                &self.engine.classifier,
-                &self.engine.ccadb,
-            )
-            .map(|a| (a, p))
-        }) {
-            Ok((own, probed)) => {
-                p.evidence.browser_chain_differs = chain_difference(
-                    &p.analysis.ca,
-                    &own.ca,
-                    req.is_builtin_root,
-                    self.builtin_roots,
-                );
-                json!({
-                    "ca": ca_json(&own.ca),
-                    "trust": own.trust.kind.as_str(),
-                    "leaf_sha256": own.chain.first().map(|c| c.sha256.clone()),
-                    "protocol": probed.protocol,
-                    "error": Value::Null,
-                })
-            }
-            Err(e) => json!({"error": {"kind": e.kind(), "message": e.to_string()}}),
-        };
-        let store = store_of(&mut self.store, &self.paths)?;
-        let checked = self.engine.finish(site, p, store, now).map_err(fail)?;
-        warn(&checked);
-        let mut v = checked_json(&checked);
-        v["source"] = json!("browser");
-        v["browser"] = json!({"tls_state": req.tls_state, "is_builtin_root": req.is_builtin_root});
-        v["host_probe"] = host_probe;
-        Ok(v)
+        let visited = browser::visit(
+            &self.engine,
+            req,
+            &self.probes,
+            self.env.as_ref(),
+            &mut Locked(&self.store),
+            self.builtin_roots,
+            now,
+        )
+        .map_err(|e| check_failure(&req.site, now, &e))?;
+        for w in &visited.checked.warnings {
+            eprintln!("certwatch-host: {}", sanitize(w));
+        }
+        Ok(visited.json)
     }
 
-    fn history(&mut self, site: &Site) -> Result<Value, Failure> {
-        let store = self.store()?;
+    fn history(&self, site: &Site) -> Result<Value, Failure> {
+        let store = self.store();
         let timeline = store
             .timeline(site)
             .map_err(|e| Failure::new("store", e.to_string()))?;
         Ok(certwatch_engine::report::timeline_json(site, &timeline))
     }
 
-    fn accept(&mut self, site: &Site) -> Result<Value, Failure> {
-        let store = self.store()?;
+    fn accept(&self, site: &Site) -> Result<Value, Failure> {
+        let mut store = self.store();
         match store
             .accept_latest(site, unix_now())
             .map_err(|e| Failure::new("store", e.to_string()))?
@@ -248,11 +204,11 @@ impl Backend for DirectBackend {
         }
     }
 
-    fn status(&mut self) -> Result<Value, Failure> {
+    fn status(&self) -> Result<Value, Failure> {
         let db = self.paths.db.display().to_string();
         let roots = self.roots_from.clone();
         let sites = self
-            .store()?
+            .store()
             .site_count()
             .map_err(|e| Failure::new("store", e.to_string()))?;
         Ok(json!({

@@ -4,18 +4,26 @@
 //! - [`framing`]: length-prefixed frames, never trusting the length (pure);
 //! - [`messages`]: the versioned JSON protocol (pure; see `PROTOCOL.md`);
 //! - [`caller`]: only our extension may start the host (pure);
-//! - [`compare`]: browser chain vs the host's own probe (pure);
 //! - [`backend`]: answering requests ([`backend::DirectBackend`]: engine +
-//!   database in-process; the seam for routing to the daemon);
+//!   database in-process, with a short per-site cache of its own probes);
+//! - [`relay`]: the daemon as the hub ([`relay::Router`]: over certwatchd's
+//!   socket when it runs, else direct);
 //! - [`serve`]: the loop tying them to stdin/stdout.
+//!
+//! The browser keeps one host process for its whole session (one
+//! `connectNative` port), so requests are answered on [`WORKERS`] threads:
+//! a slow or unreachable site never holds up the verdicts of other tabs.
+//! Replies carry the request's `id` and may come out of order.
 
 pub mod backend;
 pub mod caller;
-pub mod compare;
 pub mod framing;
 pub mod messages;
+pub mod relay;
 
 use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -56,19 +64,21 @@ pub fn max_in(value: Option<&str>) -> Result<u32, String> {
     }
 }
 
+/// Requests answered at once.
+pub const WORKERS: usize = 4;
+
+type MadeBackend = Result<Box<dyn Backend>, Failure>;
+
 /// Serves one browser connection: checks the caller, then answers frames
-/// until stdin closes. `make_backend` runs at the first request that needs it.
-pub fn serve<R, W, F>(
-    args: &[String],
-    cap: u32,
-    mut input: R,
-    mut output: W,
-    make_backend: F,
-) -> i32
+/// until stdin closes. `make_backend` runs at the first request that needs
+/// it. Frames are read on one thread, answered on [`WORKERS`] threads and
+/// written by the calling thread; a fatal framing error is answered after
+/// the requests before it.
+pub fn serve<R, W, F>(args: &[String], cap: u32, input: R, mut output: W, make_backend: F) -> i32
 where
-    R: Read,
+    R: Read + Send,
     W: Write,
-    F: FnOnce() -> Result<Box<dyn Backend>, Failure>,
+    F: FnOnce() -> MadeBackend + Send,
 {
     let caller = Caller::from_args(args);
     if !caller.is_ours() {
@@ -81,66 +91,123 @@ where
         let _ = write_frame(&mut output, &encode_reply(&reply));
         return EXIT_ERROR;
     }
-    let mut make = Some(make_backend);
-    let mut backend: Option<Result<Box<dyn Backend>, Failure>> = None;
+    let make = Mutex::new(Some(make_backend));
+    let backend: OnceLock<MadeBackend> = OnceLock::new();
+    let get = || {
+        backend.get_or_init(|| {
+            let f = make.lock().ok().and_then(|mut m| m.take());
+            f.map(|f| f()).unwrap_or_else(|| {
+                Err(Failure {
+                    kind: "config".into(),
+                    message: "no backend".into(),
+                    result: None,
+                })
+            })
+        })
+    };
+    let (jobs_tx, jobs_rx) = mpsc::sync_channel::<Vec<u8>>(WORKERS);
+    let jobs_rx = Mutex::new(jobs_rx);
+    std::thread::scope(|scope| {
+        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..WORKERS {
+            let out = out_tx.clone();
+            let (jobs, get) = (&jobs_rx, &get);
+            scope.spawn(move || loop {
+                let body = match jobs.lock().map(|rx| rx.recv()) {
+                    Ok(Ok(b)) => b,
+                    _ => return,
+                };
+                if out.send(encode_reply(&answer(&body, get))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(out_tx);
+        let reader = scope.spawn(move || read_loop(input, cap, jobs_tx));
+        let mut broken = None;
+        for reply in out_rx {
+            if broken.is_none() {
+                if let Err(e) = write_frame(&mut output, &reply) {
+                    log(&format!("writing stdout: {e}"));
+                    broken = Some(e.kind());
+                }
+            }
+        }
+        // Every worker is done: the reader has stopped.
+        let (code, last) = reader.join().unwrap_or((EXIT_ERROR, None));
+        match broken {
+            Some(std::io::ErrorKind::BrokenPipe) => return EXIT_OK,
+            Some(_) => return EXIT_ERROR,
+            None => {}
+        }
+        if let Some(last) = last {
+            let _ = write_frame(&mut output, &last);
+        }
+        code
+    })
+}
+
+/// Reads frames into `jobs` until EOF (exit 0) or a framing error (exit 1,
+/// with the error's reply, written after the replies before it).
+fn read_loop<R: Read>(
+    mut input: R,
+    cap: u32,
+    jobs: mpsc::SyncSender<Vec<u8>>,
+) -> (i32, Option<Vec<u8>>) {
     loop {
-        let body = match read_frame(&mut input, cap) {
-            Ok(Some(b)) => b,
-            Ok(None) => return EXIT_OK,
+        match read_frame(&mut input, cap) {
+            Ok(Some(b)) => {
+                if jobs.send(b).is_err() {
+                    return (EXIT_ERROR, None);
+                }
+            }
+            Ok(None) => return (EXIT_OK, None),
             Err(e) => {
                 log(&e.to_string());
-                if !matches!(e, FrameError::Io(_)) {
-                    let reply = error_reply(&Value::Null, None, e.kind(), &e.to_string(), None);
-                    let _ = write_frame(&mut output, &encode_reply(&reply));
-                }
-                return EXIT_ERROR;
+                let reply = (!matches!(e, FrameError::Io(_))).then(|| {
+                    encode_reply(&error_reply(
+                        &Value::Null,
+                        None,
+                        e.kind(),
+                        &e.to_string(),
+                        None,
+                    ))
+                });
+                return (EXIT_ERROR, reply);
             }
-        };
-        let started = Instant::now();
-        let reply = match parse(&body) {
-            Err(e) => {
-                log(&e.message);
-                error_reply(&e.id, None, e.kind, &e.message, None)
-            }
-            Ok(env) => {
-                let kind = env.request.kind();
-                if backend.is_none() {
-                    backend = make.take().map(|f| f());
-                }
-                let result = match backend.as_mut() {
-                    Some(Ok(b)) => dispatch(b.as_mut(), &env.request),
-                    Some(Err(f)) => Err(f.clone()),
-                    None => Err(Failure {
-                        kind: "config".into(),
-                        message: "no backend".into(),
-                        result: None,
-                    }),
-                };
-                let ms = started.elapsed().as_millis();
-                match result {
-                    Ok(v) => {
-                        let sev = v.get("severity").and_then(Value::as_str).unwrap_or("ok");
-                        log(&format!("{kind}{} → {sev} ({ms} ms)", target(&env.request)));
-                        ok_reply(&env.id, kind, v)
-                    }
-                    Err(f) => {
-                        log(&format!(
-                            "{kind}{} failed: {} ({ms} ms)",
-                            target(&env.request),
-                            f.message
-                        ));
-                        error_reply(&env.id, Some(kind), &f.kind, &f.message, f.result)
-                    }
-                }
-            }
-        };
-        if let Err(e) = write_frame(&mut output, &encode_reply(&reply)) {
-            log(&format!("writing stdout: {e}"));
-            return if e.kind() == std::io::ErrorKind::BrokenPipe {
-                EXIT_OK
-            } else {
-                EXIT_ERROR
-            };
+        }
+    }
+}
+
+/// One frame's reply.
+fn answer<'a>(body: &[u8], get: &impl Fn() -> &'a MadeBackend) -> Value {
+    let started = Instant::now();
+    let env = match parse(body) {
+        Err(e) => {
+            log(&e.message);
+            return error_reply(&e.id, None, e.kind, &e.message, None);
+        }
+        Ok(env) => env,
+    };
+    let kind = env.request.kind();
+    let result = match get() {
+        Ok(b) => dispatch(b.as_ref(), &env.request),
+        Err(f) => Err(f.clone()),
+    };
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(v) => {
+            let sev = v.get("severity").and_then(Value::as_str).unwrap_or("ok");
+            log(&format!("{kind}{} → {sev} ({ms} ms)", target(&env.request)));
+            ok_reply(&env.id, kind, v)
+        }
+        Err(f) => {
+            log(&format!(
+                "{kind}{} failed: {} ({ms} ms)",
+                target(&env.request),
+                f.message
+            ));
+            error_reply(&env.id, Some(kind), &f.kind, &f.message, f.result)
         }
     }
 }
@@ -153,7 +220,7 @@ fn target(r: &Request) -> String {
     }
 }
 
-fn dispatch(b: &mut dyn Backend, r: &Request) -> Result<Value, Failure> {
+fn dispatch(b: &dyn Backend, r: &Request) -> Result<Value, Failure> {
     match r {
         Request::Check(c) => b.check(c),
         Request::History(s) => b.history(s),

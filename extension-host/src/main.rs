@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::proxy::ProcessEnv;
-use certwatch_host::backend::{self, Backend, DirectBackend};
+use certwatch_host::backend::{self, Backend, DirectBackend, Failure};
+use certwatch_host::relay::Router;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,9 +20,14 @@ fn main() -> ExitCode {
     let code = certwatch_host::serve(
         &args,
         cap,
-        std::io::stdin().lock(),
+        std::io::stdin(),
         std::io::stdout().lock(),
-        || DirectBackend::from_env(Box::new(ProcessEnv)).map(|b| Box::new(b) as Box<dyn Backend>),
+        || {
+            let paths = Paths::resolve(&ProcessEnv, None)
+                .map_err(|e| Failure::new("config", format!("cannot locate the database: {e}")))?;
+            let direct = Box::new(|| DirectBackend::from_env(Box::new(ProcessEnv)));
+            Ok(Box::new(Router::new(&paths, direct)) as Box<dyn Backend>)
+        },
     );
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

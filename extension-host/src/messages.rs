@@ -2,15 +2,14 @@
 //!
 //! Pure: bytes in → [`Envelope`] or [`ProtoError`]; values in → reply JSON.
 
-use base64::Engine as _;
+use certwatch_engine::check::browser::{decode_cert, Visit};
 use certwatch_engine::model::MAX_CHAIN_LEN;
 use certwatch_engine::probe::Site;
 use serde_json::{json, Value};
 
 /// The protocol version this host speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
-/// Largest DER certificate accepted from the browser.
-pub const MAX_CERT_DER: usize = 64 * 1024;
+pub use certwatch_engine::check::browser::MAX_CERT_DER;
 
 /// A request with its correlation id.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,18 +45,8 @@ impl Request {
     }
 }
 
-/// A `check` request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckRequest {
-    /// The site.
-    pub site: Site,
-    /// The chain the browser received, DER, leaf first (Firefox only).
-    pub chain: Option<Vec<Vec<u8>>>,
-    /// The browser's TLS state (`secure`, `insecure`, `broken`, `weak`).
-    pub tls_state: Option<String>,
-    /// Whether the browser considers the chain's root built in.
-    pub is_builtin_root: Option<bool>,
-}
+/// A `check` request: one page load (see [`Visit`]).
+pub type CheckRequest = Visit;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -201,22 +190,7 @@ fn check_of(obj: &Obj, id: &Value) -> Result<CheckRequest, ProtoError> {
                         format!("`chain[{i}]` must be a base64 string"),
                     ));
                 };
-                if b64.len() > MAX_CERT_DER * 4 / 3 + 4 {
-                    return Err(bad(
-                        "invalid_request",
-                        id,
-                        format!("`chain[{i}]` is larger than {MAX_CERT_DER} bytes"),
-                    ));
-                }
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map_err(|e| {
-                        bad(
-                            "invalid_request",
-                            id,
-                            format!("`chain[{i}]` is not base64: {e}"),
-                        )
-                    })?;
+                let der = decode_cert(i, b64).map_err(|m| bad("invalid_request", id, m))?;
                 ders.push(der);
             }
             Some(ders)
@@ -251,11 +225,23 @@ fn check_of(obj: &Obj, id: &Value) -> Result<CheckRequest, ProtoError> {
             ))
         }
     };
+    let ip = match obj.get("ip") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(
+            s.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| bad("invalid_request", id, "`ip` must be an IP address"))?,
+        ),
+        Some(_) => return Err(bad("invalid_request", id, "`ip` must be a string")),
+    };
     Ok(CheckRequest {
         site,
         chain,
         tls_state,
         is_builtin_root,
+        ip,
     })
 }
 

@@ -36,10 +36,56 @@ function ignored(host, list) {
   });
 }
 
+// One native host for the whole browser session: a long-lived
+// connectNative port (the host keeps the engine, the database and its
+// recent probes open, or relays to certwatchd). Replies carry the request's
+// id and may come out of order. If the host exits, every pending request
+// fails with host_unavailable and the next request starts a new host.
+const TIMEOUT_MS = 60_000;
 let nextId = 1;
+let port = null;
+const pending = new Map();
+
+function connect() {
+  const p = api.runtime.connectNative(HOST);
+  p.onMessage.addListener((msg) => {
+    const waiter = pending.get(msg?.id);
+    if (!waiter) return;
+    pending.delete(msg.id);
+    clearTimeout(waiter.timer);
+    waiter.resolve(msg);
+  });
+  p.onDisconnect.addListener(() => {
+    const why = api.runtime.lastError?.message ?? p.error?.message ?? "the native host exited";
+    if (port === p) port = null;
+    for (const [id, waiter] of pending) {
+      if (waiter.port !== p) continue;
+      pending.delete(id);
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error(why));
+    }
+  });
+  return p;
+}
+
 function ask(message) {
-  const msg = { v: PROTOCOL, id: nextId++, ...message };
-  return api.runtime.sendNativeMessage(HOST, msg);
+  const id = nextId++;
+  const msg = { v: PROTOCOL, id, ...message };
+  return new Promise((resolve, reject) => {
+    try {
+      port ??= connect();
+      port.postMessage(msg);
+    } catch (e) {
+      port = null;
+      reject(e);
+      return;
+    }
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error(`no answer from the native host in ${TIMEOUT_MS / 1000} s`));
+    }, TIMEOUT_MS);
+    pending.set(id, { resolve, reject, timer, port });
+  });
 }
 
 function siteOf(url) {
@@ -114,7 +160,8 @@ async function notify(state) {
   }
 }
 
-// One check of `site` for `tabId`. `extra` carries Firefox's chain.
+// One check of `site` for `tabId`. `extra` carries Firefox's chain, or the
+// server address Chromium connected to.
 async function check(tabId, site, extra) {
   const s = await settings();
   const requestAt = Date.now();
@@ -188,13 +235,28 @@ function bytesToBase64(bytes) {
   return btoa(s);
 }
 
+// Chromium: the server address each tab's page came from (memory only).
+// The host's cached probe of a site never answers for another address.
+const serverIp = new Map();
+if (!hasSecurityInfo) {
+  api.webRequest.onResponseStarted.addListener(
+    (details) => {
+      if (details.tabId >= 0 && details.ip) serverIp.set(details.tabId, { url: details.url, ip: details.ip });
+    },
+    { urls: ["https://*/*"], types: ["main_frame"] },
+  );
+}
+
 // Chromium: check when the top frame finished loading.
 api.webNavigation.onCompleted.addListener((d) => {
   if (d.frameId !== 0) return;
   const site = siteOf(d.url);
   if (!site) return;
   if (!hasSecurityInfo) {
-    check(d.tabId, site, {});
+    const seen = serverIp.get(d.tabId);
+    const from = seen && siteOf(seen.url);
+    const same = from && from.host === site.host && from.port === site.port;
+    check(d.tabId, site, same ? { ip: seen.ip } : {});
   } else {
     reapply(d.tabId, site);
   }
@@ -220,6 +282,7 @@ function reapply(tabId, site) {
 }
 
 api.tabs?.onRemoved?.addListener((tabId) => {
+  serverIp.delete(tabId);
   tabStore.remove(tabKey(tabId));
 });
 

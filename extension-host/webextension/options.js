@@ -15,8 +15,12 @@ async function load() {
     $("perm").hidden = true;
   }
   const reply = await api.runtime.sendMessage({ type: "status" }).catch(() => null);
+  const r = reply?.result;
+  const via = r?.backend === "daemon"
+    ? "through certwatchd, which raises desktop alerts for what the browser finds"
+    : "directly (certwatchd is not running: no desktop alerts)";
   $("host-status").textContent = reply?.ok
-    ? `Connected: certwatch-host ${reply.result.host_version}, database ${reply.result.db}, ${reply.result.sites} site(s) known.`
+    ? `Connected: certwatch-host ${r.host_version}, ${via}; database ${r.db}, ${r.sites} site(s) known.`
     : `Not connected: ${reply?.error?.message ?? "no answer"}. Run "certwatch extension install".`;
 }
 

@@ -190,6 +190,10 @@ export function world(browser) {
     CERTWATCH_ROOTS: join(T, "roots.pem"),
     CERTWATCH_LOCAL_ROOTS: join(T, "empty.pem"),
     NO_COLOR: "1",
+    // The tests swap a site's CA within a second on the same address; a
+    // cached probe (Chromium) would answer for the old one. The cache has
+    // its own tests (tests/it/hub.rs) and benchmark (tests/bench/host_bench.py).
+    CERTWATCH_PROBE_CACHE: process.env.E2E_PROBE_CACHE ?? "0",
   };
   for (const v of ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"]) delete env[v];
   const cli = (...args) => execFileSync(CLI_BIN, args, { env, stdio: ["ignore", "pipe", "pipe"] }).toString();

@@ -12,7 +12,7 @@ use certwatch_engine::client::Client;
 use certwatch_tests::{bin, Ca, TestEnv, TlsServer};
 use serde_json::{json, Value};
 
-struct Kill(Child);
+pub(crate) struct Kill(pub(crate) Child);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -32,7 +32,7 @@ pub(crate) fn poll<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -
 }
 
 /// A private session bus and a notification server on it, or None (skip).
-fn session_bus(dir: &Path) -> Option<(Kill, Kill, String, PathBuf)> {
+pub(crate) fn session_bus(dir: &Path) -> Option<(Kill, Kill, String, PathBuf)> {
     let mut bus = Command::new("dbus-daemon")
         .args(["--session", "--nofork", "--print-address"])
         .arg(format!("--address=unix:path={}", dir.join("bus").display()))
@@ -64,7 +64,7 @@ fn session_bus(dir: &Path) -> Option<(Kill, Kill, String, PathBuf)> {
 }
 
 pub(crate) struct Daemon {
-    child: Kill,
+    pub(crate) child: Kill,
     /// The daemon's stderr (its log), a file.
     pub(crate) stderr: PathBuf,
 }
@@ -136,7 +136,7 @@ pub(crate) fn write_config(e: &TestEnv, extra: &str) {
 }
 
 /// `certwatch alerts --json`, one object per line.
-fn alerts_json(e: &TestEnv) -> Vec<Value> {
+pub(crate) fn alerts_json(e: &TestEnv) -> Vec<Value> {
     let out = e.run(&["alerts", "--json"]);
     String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -12,7 +12,7 @@ use certwatch_engine::install::browser::{CHROMIUM_ID, GECKO_ID, HOST_NAME};
 use certwatch_tests::{bin, codes, workspace_root, Ca, Leaf, TestEnv, TlsServer};
 use serde_json::{json, Value};
 
-fn chromium_args() -> Vec<String> {
+pub(crate) fn chromium_args() -> Vec<String> {
     vec![format!("chrome-extension://{CHROMIUM_ID}/")]
 }
 
@@ -23,7 +23,7 @@ fn firefox_args() -> Vec<String> {
     ]
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
     let mut v = (body.len() as u32).to_ne_bytes().to_vec();
     v.extend_from_slice(body);
     v
@@ -40,8 +40,8 @@ struct Run {
     stderr: String,
 }
 
-/// Runs the host with `args`, feeding `input` then closing stdin.
-fn host_raw(e: &TestEnv, args: &[String], input: &[u8], extra_env: &[(&str, &str)]) -> Run {
+/// The host binary with `args` on `e`'s home and roots, piped.
+pub(crate) fn host_command(e: &TestEnv, args: &[String]) -> Command {
     let empty = e.dir.path().join("empty-roots.pem");
     std::fs::write(&empty, "").unwrap();
     let mut c = Command::new(bin("certwatch-host"));
@@ -63,6 +63,12 @@ fn host_raw(e: &TestEnv, args: &[String], input: &[u8], extra_env: &[(&str, &str
     if let Some(r) = &e.roots {
         c.env("CERTWATCH_ROOTS", r);
     }
+    c
+}
+
+/// Runs the host with `args`, feeding `input` then closing stdin.
+fn host_raw(e: &TestEnv, args: &[String], input: &[u8], extra_env: &[(&str, &str)]) -> Run {
+    let mut c = host_command(e, args);
     for (k, v) in extra_env {
         c.env(k, v);
     }
@@ -85,6 +91,10 @@ fn host_raw(e: &TestEnv, args: &[String], input: &[u8], extra_env: &[(&str, &str
         replies.push(serde_json::from_slice(&rest[4..4 + n]).unwrap());
         rest = &rest[4 + n..];
     }
+    // Requests are answered on several threads: replies come in any order.
+    // Sorted by numeric id here (id-less replies, e.g. a fatal framing
+    // error written last, stay at the end in their order).
+    replies.sort_by_key(|r: &Value| r["id"].as_i64().unwrap_or(i64::MAX));
     Run {
         replies,
         code: out.status.code().unwrap_or(-1),
@@ -113,20 +123,20 @@ fn b64(chain: &[Vec<u8>]) -> Vec<String> {
 }
 
 /// The chain as Firefox reports it: leaf … root.
-fn browser_chain(leaf: &Leaf, root: &Ca) -> Vec<String> {
+pub(crate) fn browser_chain(leaf: &Leaf, root: &Ca) -> Vec<String> {
     let mut c = leaf.chain.clone();
     c.push(root.der.clone());
     b64(&c)
 }
 
-struct Pki {
-    root_a: Ca,
-    int_a: Ca,
-    root_b: Ca,
-    int_b: Ca,
+pub(crate) struct Pki {
+    pub(crate) root_a: Ca,
+    pub(crate) int_a: Ca,
+    pub(crate) root_b: Ca,
+    pub(crate) int_b: Ca,
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let root_a = Ca::root("Host Root A", "Alpha Trust");
     let int_a = root_a.intermediate("Alpha R1", "Alpha Encrypt");
     let root_b = Ca::root("Host Root B", "Beta Certs");

@@ -18,6 +18,7 @@ mod ct_watch;
 mod daemon;
 mod host;
 mod hostile;
+mod hub;
 mod interceptor;
 mod pins;
 mod pipeline;

@@ -15,12 +15,14 @@
 //! while a [`Recorder`] holds shared state: `finish` asks the recorder for
 //! the history, releases it, enriches, then records.
 
+pub mod browser;
+pub mod compare;
 mod record;
 mod setup;
 
 use std::sync::Arc;
 
-pub use record::{NoHistory, ReadOnly, Recorder};
+pub use record::{Locked, NoHistory, ReadOnly, Recorder, StoreLock};
 pub use setup::{builtin_ct_list, classifier, read_roots, SetupError};
 
 use crate::ca::CaIdentity;

@@ -85,3 +85,38 @@ impl Recorder for NoHistory {
         Ok((judge(&History::default()), false))
     }
 }
+
+/// Shared state that lends its store for one call at a time (a mutex: the
+/// native host's workers, the daemon's state).
+pub trait StoreLock {
+    /// Runs `f` with the store locked.
+    fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R;
+}
+
+impl StoreLock for std::sync::Mutex<Store> {
+    fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        // A panic while holding the lock would be a bug; SQLite keeps the data.
+        f(&mut self.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The [`Recorder`] of a shared store: locked for each call only, so
+/// probes and enrichers run with it released.
+pub struct Locked<'a, L: StoreLock>(pub &'a L);
+
+impl<L: StoreLock> Recorder for Locked<'_, L> {
+    fn history(&mut self, site: &Site) -> Result<History, StoreError> {
+        self.0.with_store(|s| s.history(site))
+    }
+
+    fn record(
+        &mut self,
+        site: &Site,
+        analysis: &Analysis,
+        now: i64,
+        judge: &dyn Fn(&History) -> Verdict,
+    ) -> Result<(Verdict, bool), StoreError> {
+        self.0
+            .with_store(|s| Recorder::record(s, site, analysis, now, judge))
+    }
+}

@@ -240,6 +240,19 @@ pub fn ack(store: &mut Store, id: i64, now: i64) -> Result<bool, StoreError> {
 }
 
 /// Open (unacknowledged) alerts.
+/// Whether `site` has an open (unacknowledged) alert.
+pub fn has_open_alert(store: &Store, site: &str) -> Result<bool, StoreError> {
+    store
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE site = ?1 AND acked_at IS NULL)",
+            [site],
+            |r| r.get(0),
+        )
+        .map_err(|e| store.err(e))
+}
+
+/// Open alerts.
 pub fn open_alerts(store: &Store) -> Result<i64, StoreError> {
     store
         .conn

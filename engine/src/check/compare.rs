@@ -1,7 +1,7 @@
 //! Comparing the chain the browser received with certwatch's own probe.
 
-use certwatch_engine::ca::CaIdentity;
-use certwatch_engine::trust::TrustKind;
+use crate::ca::CaIdentity;
+use crate::trust::TrustKind;
 
 /// Why the browser's chain and the host's probe disagree, if they do.
 ///
@@ -39,7 +39,7 @@ pub fn chain_difference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certwatch_engine::ccadb::disclosure::OperatorSource;
+    use crate::ccadb::disclosure::OperatorSource;
 
     fn ca(owner: &str, spki: &str, trust: TrustKind) -> CaIdentity {
         CaIdentity {
