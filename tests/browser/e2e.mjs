@@ -305,6 +305,7 @@ async function runFirefox(run) {
       return null;
     });
     await waitIn(popup, () => document.readyState === "complete");
+    await popup.setViewport({ width: 480, height: 640 }); // as the hostile page's frame (acceptAt)
     t.ready = Date.now() - launchAt;
     // The extension's own view of the site's tab, read in the popup's tab
     // (or whatever extension page it shows later).
