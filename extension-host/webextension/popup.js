@@ -15,6 +15,15 @@ const SUMMARY = {
   unknown: "certwatch could not check this site.",
 };
 
+// Where the chain that was judged came from (the background's `source`).
+// Only Firefox hands extensions the certificate it received.
+const SOURCE = {
+  browser: "The chain shown is the one the browser received.",
+  probe: typeof api.webRequest?.getSecurityInfo === "function"
+    ? "The chain shown came from certwatch's own connection to the site: the browser did not pass on the certificate it received."
+    : "The chain shown came from certwatch's own connection to the site: Chromium gives extensions no certificate.",
+};
+
 function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text != null) e.textContent = String(text);
@@ -95,6 +104,10 @@ async function render() {
       local: "root installed on this computer (not a public CA)",
       untrusted: "no trusted root",
     }[r.trust] ?? String(r.trust ?? "");
+    const note = $("source-note");
+    note.textContent = SOURCE[st.source] ?? "";
+    note.hidden = !note.textContent;
+    document.body.dataset.source = st.source ?? "";
   }
   const reasons = Array.isArray(r.reasons) ? r.reasons : [];
   const list = $("reasons");

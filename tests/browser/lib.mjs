@@ -143,8 +143,8 @@ export async function startSite(tls) {
   };
 }
 
-// A plain http page: a place from which a Firefox tab can navigate itself to
-// the (web-accessible) popup.
+// A plain http page (a place for a tab to start from; e2e.mjs no longer
+// needs it: nothing of the extension is web-accessible).
 export async function startLauncher() {
   const s = http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/html" });
@@ -154,27 +154,139 @@ export async function startLauncher() {
   return { url: `http://127.0.0.1:${s.address().port}/`, stop: () => new Promise((r) => s.close(r)) };
 }
 
-// A page of the site inserts an iframe of the extension's popup and tries to
-// reach its "I trust this change" button: the frame must not load it.
-export async function hostileFrame(page, popupUrl) {
-  await page.evaluate((u) => {
+// A page of the site (the forged site itself, after the CA change) tries
+// every way it has to reach the popup's "I trust this change" button: an
+// iframe of the popup laid transparently over a decoy, a child frame
+// navigated to it (location, a link, a named window.open), a new window,
+// the popup's own files as fetch/img/script/stylesheet; then clicks: the
+// driver's frame.click("#accept") in every frame, and real mouse clicks at
+// `at` (where the button sits in the legitimate popup, same viewport) and
+// over a grid covering the frame. Nothing of the extension may load and no
+// frame may have the button. Pages the attempt opened are checked the same
+// way and closed (`pages` lists the browser's pages; `keep` are left
+// alone). Works with playwright-core and puppeteer-core pages alike.
+export async function hostilePage(page, popupUrl, { at = [], pages, keep = [] } = {}) {
+  const u = new URL(popupUrl);
+  const origin = `${u.protocol}//${u.host}`; // URL.origin is "null" for extension schemes in node
+  const attempts = await page.evaluate(async (u) => {
+    const base = u.slice(0, u.lastIndexOf("/") + 1);
+    const out = {};
+    const tryIt = (k, fn) => {
+      try {
+        fn();
+        out[k] = "no error";
+      } catch (e) {
+        out[k] = `refused: ${e?.message ?? e}`;
+      }
+    };
+    const decoy = document.createElement("button");
+    decoy.textContent = "Click to continue";
+    decoy.style.cssText = "position:fixed;left:0;top:0;width:100%;height:100%";
+    document.body.append(decoy);
     const f = document.createElement("iframe");
-    f.src = u;
     f.id = "hostile";
+    f.src = u;
+    f.style.cssText = "position:fixed;left:0;top:0;width:100vw;height:100vh;border:0;opacity:0.01;z-index:10";
     document.body.append(f);
+    const kid = document.createElement("iframe");
+    kid.name = "kid";
+    kid.src = "about:blank";
+    document.body.append(kid);
+    tryIt("child frame location", () => {
+      kid.contentWindow.location.href = u;
+    });
+    tryIt("link into the child frame", () => {
+      const a = document.createElement("a");
+      a.href = u;
+      a.target = "kid";
+      document.body.append(a);
+      a.click();
+    });
+    tryIt("window.open into the child frame", () => window.open(u, "kid"));
+    tryIt("window.open", () => {
+      out.opened = Boolean(window.open(u));
+    });
+    const load = (tag, attrs) =>
+      new Promise((r) => {
+        const e = document.createElement(tag);
+        e.onload = () => r("loaded");
+        e.onerror = () => r("refused");
+        setTimeout(() => r("no answer"), 2000);
+        Object.assign(e, attrs);
+        document.head.append(e);
+      });
+    [out.fetch, out.img, out.script, out.stylesheet] = await Promise.all([
+      fetch(u).then(() => "loaded", () => "refused"),
+      load("img", { src: `${base}icons/icon16.png` }),
+      load("script", { src: `${base}popup.js` }),
+      load("link", { rel: "stylesheet", href: `${base}popup.css` }),
+    ]);
+    return out;
   }, popupUrl);
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const f of page.frames()) {
-    if (f === page.mainFrame()) continue;
-    let found = false;
-    try {
-      found = await f.evaluate(() => Boolean(document.getElementById("accept")));
-    } catch {
-      found = false;
-    }
-    assert(!found, `a web page framed the popup (${f.url()})`);
+  for (const k of ["fetch", "img", "script", "stylesheet"]) {
+    assert(attempts[k] !== "loaded", `a web page loaded the extension's files (${k}): ${JSON.stringify(attempts)}`);
   }
-  log("hostile page could not frame the popup");
+  await new Promise((r) => setTimeout(r, 500)); // let the frames' navigations settle
+  // A frame or window reached the popup when its document is of the
+  // extension's origin or has the popup's controls.
+  const reached = async (f) => {
+    let d;
+    try {
+      d = await f.evaluate(() => ({
+        origin: location.origin,
+        href: location.href,
+        controls: ["accept", "history", "summary"].filter((id) => document.getElementById(id)),
+      }));
+    } catch (e) {
+      return null; // an error page that cannot even be evaluated
+    }
+    return d.origin === origin || d.controls.length ? d : null;
+  };
+  const frames = page.frames().filter((f) => f !== page.mainFrame());
+  assert(frames.length >= 2, `the hostile frames exist (${frames.length})`);
+  for (const f of frames) {
+    const d = await reached(f);
+    assert(!d, `a web page framed the popup (${f.url()}): ${JSON.stringify(d)}`);
+  }
+  let clicked = 0;
+  for (const f of frames) {
+    try {
+      await f.click("#accept", { timeout: 300 });
+      clicked++;
+    } catch {
+      // nothing to click: as it must be
+    }
+  }
+  assert(clicked === 0, `the driver clicked "#accept" in a framed popup`);
+  const box = await page.evaluate(() => {
+    const r = document.getElementById("hostile").getBoundingClientRect();
+    return { x: r.x, y: r.y, w: r.width, h: r.height };
+  });
+  const points = [...at];
+  for (let x = box.x + box.w / 8; x < box.x + box.w; x += box.w / 4) {
+    for (let y = box.y + box.h / 12; y < box.y + box.h; y += box.h / 6) points.push({ x, y });
+  }
+  for (const p of points) await page.mouse.click(p.x, p.y);
+  for (const f of page.frames()) {
+    const d = f === page.mainFrame() ? null : await reached(f);
+    assert(!d, `after the clicks, a web page framed the popup (${f.url()}): ${JSON.stringify(d)}`);
+  }
+  let opened = 0;
+  for (const p of pages ? await pages() : []) {
+    if (p === page || keep.includes(p)) continue;
+    opened++;
+    const d = await reached(p.mainFrame());
+    assert(!d, `a web page opened the popup in a window (${p.url()}): ${JSON.stringify(d)}`);
+    await p.close();
+  }
+  log(`hostile page got nothing of the extension: ${frames.length} frames, ${points.length} clicks, ${opened} window(s) opened and closed; ${JSON.stringify(attempts)}`);
+  return { attempts, frames: frames.length, clicks: points.length, opened };
+}
+
+// The old name: a page of the site frames the popup and tries to reach its
+// "I trust this change" button.
+export async function hostileFrame(page, popupUrl) {
+  return hostilePage(page, popupUrl);
 }
 
 // Per-run world: dirs, env, manifests written by the real CLI.
@@ -203,6 +315,17 @@ export function world(browser) {
 
 export function history(w, port) {
   return JSON.parse(w.cli("history", `127.0.0.1:${port}`, "--json"));
+}
+
+// The site's acceptances ("I trust this change", `certwatch accept`): the
+// audit log's `accept` events. `history --json` has none: its sightings
+// keep the verdict they were recorded with.
+export function acceptances(w, port) {
+  return w.cli("log", "--json")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.kind === "accept" && e.site === `127.0.0.1:${port}`);
 }
 
 
@@ -239,6 +362,12 @@ export function waitIn(page, fn, arg) {
       return null;
     }
   });
+}
+
+// Nearest-rank percentile (p in 0..100): with 20 samples p99 is the largest.
+export function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1] : NaN;
 }
 
 export function median(xs) {
