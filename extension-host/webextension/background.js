@@ -146,6 +146,8 @@ async function notify(state) {
   const s = await settings();
   if (!s.notifications || !api.notifications || state.severity !== "critical") return;
   const r = state.reply?.result ?? {};
+  // certwatchd raised the desktop alert already (one per site and CA).
+  if (r.backend === "daemon") return;
   const now = r.ca?.name ?? "an unknown CA";
   const before = r.previous_ca?.name;
   try {
