@@ -5,11 +5,13 @@ one certwatch-host process, many framed requests over its stdin.
   python3 tests/bench/host_bench.py TARGET_DIR [N]
 
 1. 100,000 sites in the history DB (store_bench example with STORE_BENCH_DB);
-2. `check {host}` for a known site: the host probes it (loopback openssl
-   s_server), classifies, judges against history, records;
+2. `check {host}` for a known site (loopback openssl s_server): classify,
+   judge against history, record; the probe comes from the host's cache
+   (default) or a new TLS handshake (CERTWATCH_PROBE_CACHE=0);
 3. `check {host, chain}` with a real 3-certificate chain carrying 3 SCTs
    (google.com from ../shared/data) and Google's signed log list in the
-   cache: SCT verification + the host's own probe for the comparison.
+   cache: SCT verification + the host's own probe for the comparison;
+4. both again with certwatchd running: the host relays over its socket.
 Prints p50/p99 round-trip times.
 """
 import base64, json, os, socket, struct, subprocess, sys, tempfile, time
@@ -65,30 +67,52 @@ if os.path.isdir(shared):
 else:
     print("chain benchmark skipped: ../shared/data is absent")
 
-host = subprocess.Popen([os.path.join(target, "certwatch-host"), "chrome-extension://nidhmbphhnpnodopclngimahlhkpiejl/"],
-                        env=dict(env, CERTWATCH_ROOTS=os.path.join(work, "ca.pem")),
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+HOST_ENV = dict(env, CERTWATCH_ROOTS=os.path.join(work, "ca.pem"))
 
-def rpc(msg):
+def start_host(extra):
+    return subprocess.Popen([os.path.join(target, "certwatch-host"), "chrome-extension://nidhmbphhnpnodopclngimahlhkpiejl/"],
+                            env=dict(HOST_ENV, **extra),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+def rpc(host, msg):
     body = json.dumps(msg).encode()
     host.stdin.write(struct.pack("=I", len(body)) + body); host.stdin.flush()
     ln = struct.unpack("=I", host.stdout.read(4))[0]
     return json.loads(host.stdout.read(ln))
 
-def bench(name, msg):
-    r = rpc(msg)  # warm-up, and the first sighting
+def bench(host, name, msg):
+    r = rpc(host, msg)  # warm-up, and the first sighting
     if not r.get("ok"):
         print(name, "error:", r.get("error")); return
     times = []
     for i in range(n):
-        t = time.perf_counter(); r = rpc(dict(msg, id=i)); times.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter(); r = rpc(host, dict(msg, id=i)); times.append((time.perf_counter() - t) * 1000)
     times.sort()
+    res = r["result"]
     print(f"{name}: n={n} p50 {times[len(times)//2]:.2f} ms, p99 {times[int(len(times)*0.99)]:.2f} ms "
-          f"(severity {r['result']['severity']}, ct_policy {(r['result'].get('ct_policy') or {}).get('status')})")
+          f"(severity {res['severity']}, probe_cached {res.get('probe_cached')}, backend {res.get('backend')}, "
+          f"ct_policy {(res.get('ct_policy') or {}).get('status')})")
 
-bench("check {host} (known site, probe + judge + record)", {"type": "check", "host": "localhost", "port": port})
-if chain:
-    bench("check {host, chain: 3 certs, 3 SCTs} (+ probe for comparison)",
-          {"type": "check", "host": "localhost", "port": port, "chain": chain, "tls_state": "secure",
-           "is_builtin_root": True})
-host.stdin.close(); host.wait(); server.kill()
+def run_all(label, extra):
+    host = start_host(extra)
+    bench(host, f"[{label}] check {{host}} (known site)", {"type": "check", "host": "localhost", "port": port})
+    if chain:
+        bench(host, f"[{label}] check {{host, chain: 3 certs, 3 SCTs}}",
+              {"type": "check", "host": "localhost", "port": port, "chain": chain, "tls_state": "secure",
+               "is_builtin_root": True})
+    host.stdin.close(); host.wait()
+
+# 1. The host on its own: its probe cache (the default), then without it.
+run_all("direct, probe cache", {})
+run_all("direct, no cache: a TLS probe per request", {"CERTWATCH_PROBE_CACHE": "0"})
+# 2. certwatchd running: the host relays each request over its socket.
+with open(os.path.join(home, "config.toml"), "w") as f:
+    f.write('caa = false\nct_refresh = false\nccadb_refresh = false\nnotifications = false\n')
+daemon = subprocess.Popen([os.path.join(target, "certwatchd")], env=HOST_ENV,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(200):
+    if os.path.exists(os.path.join(home, "certwatchd.sock")):
+        break
+    time.sleep(0.05)
+run_all("through certwatchd, probe cache", {})
+daemon.terminate(); daemon.wait(); server.kill()

@@ -206,6 +206,10 @@ async function runChromium(run) {
     assert(s3.ignored, "site ignored");
     const after = history(w, site.port).sightings.reduce((n, s) => n + s.count, 0);
     assert(after === before, `an ignored site is not checked (${before} → ${after} observations)`);
+    // Browsing history stays in memory: the persistent storage holds the
+    // settings only.
+    const kept = await sw.evaluate(async () => Object.keys(await chrome.storage.local.get(null)));
+    assert(kept.length === 1 && kept[0] === "settings", `storage.local holds only the settings: ${JSON.stringify(kept)}`);
     return t;
   } finally {
     await ctx.close().catch(() => {});
@@ -381,6 +385,9 @@ async function runFirefox(run) {
     await waitIn(popup, () => location.pathname === "/options.html" && document.readyState === "complete");
     await page.bringToFront();
     t.loads = await timeLoads(page, site.url, LOADS, stateAfter);
+    // Browsing history stays in memory: nothing is in the persistent storage.
+    const kept = await popup.evaluate(async () => Object.keys(await globalThis.browser.storage.local.get(null)));
+    assert(kept.every((k) => k === "settings"), `storage.local holds only the settings: ${JSON.stringify(kept)}`);
     return t;
   } finally {
     await browser.close().catch(() => {});
