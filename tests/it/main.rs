@@ -19,6 +19,7 @@ mod daemon;
 mod host;
 mod hostile;
 mod interceptor;
+mod package;
 mod pins;
 mod pipeline;
 mod privacy;

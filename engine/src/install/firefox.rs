@@ -149,7 +149,7 @@ pub fn block() -> String {
 
 /// A `user.js` whose certwatch block does not end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("user.js line {0}: certwatch block without its `{END}` line; fix the file by hand")]
+#[error("line {0}: certwatch block without its `{END}` line; fix the file by hand")]
 pub struct UnclosedBlock(pub usize);
 
 /// `text` without certwatch's block(s); `None` when it had none.
@@ -232,7 +232,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for `profile` (which must exist).
+    /// The plan for `profile`, which must exist and whose `user.js`, if
+    /// any, must be readable with any certwatch block in it whole: checked
+    /// here, before anything is written.
     pub fn new(profile: &Path) -> io::Result<Plan> {
         if !profile.is_dir() {
             return Err(io::Error::new(
@@ -243,12 +245,16 @@ impl Plan {
                 ),
             ));
         }
-        Ok(Plan {
+        let plan = Plan {
             profile: profile.to_path_buf(),
             xpi: profile.join("extensions").join(format!("{GECKO_ID}.xpi")),
             user_js: profile.join("user.js"),
             prefs_js: profile.join("prefs.js"),
-        })
+        };
+        if let Some(text) = read_opt(&plan.user_js)? {
+            remove_block(&text).map_err(|e| invalid(&plan.user_js, &e))?;
+        }
+        Ok(plan)
     }
 }
 
@@ -263,6 +269,10 @@ pub enum Change {
     Unchanged(PathBuf),
     /// Deleted.
     Removed(PathBuf),
+}
+
+fn invalid(p: &Path, e: &UnclosedBlock) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
 }
 
 fn at(p: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
@@ -287,15 +297,14 @@ fn read_opt(p: &Path) -> io::Result<Option<String>> {
 /// `extensions/` folder is created 0700; files are written 0600.
 pub fn install(plan: &Plan, xpi: &[u8]) -> io::Result<Vec<Change>> {
     let mut changes = Vec::new();
+    let old = read_opt(&plan.user_js)?;
+    let new = add_block(old.as_deref().unwrap_or("")).map_err(|e| invalid(&plan.user_js, &e))?;
     let dir = plan.xpi.parent().unwrap_or(&plan.profile);
     if !dir.exists() {
         crate::paths::ensure_private_dir(dir).map_err(at(dir))?;
     }
     crate::paths::write_private_atomic(&plan.xpi, xpi).map_err(at(&plan.xpi))?;
     changes.push(Change::Wrote(plan.xpi.clone()));
-    let old = read_opt(&plan.user_js)?;
-    let new = add_block(old.as_deref().unwrap_or(""))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     if old.as_deref() != Some(new.as_str()) {
         crate::paths::write_private_atomic(&plan.user_js, new.as_bytes())
             .map_err(at(&plan.user_js))?;
@@ -328,8 +337,7 @@ pub fn uninstall(plan: &Plan) -> io::Result<Vec<Change>> {
         Err(e) => return Err(at(&plan.xpi)(e)),
     }
     if let Some(text) = read_opt(&plan.user_js)? {
-        let rest = remove_block(&text)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let rest = remove_block(&text).map_err(|e| invalid(&plan.user_js, &e))?;
         match rest {
             Some(r) if r.trim().is_empty() => {
                 fs::remove_file(&plan.user_js).map_err(at(&plan.user_js))?;
