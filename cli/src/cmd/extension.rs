@@ -86,7 +86,7 @@ pub fn run(_ctx: &Ctx, c: ExtensionCommand) -> Result<Status> {
                 &changes,
                 &format!("added the certwatch block: {}", firefox::PREFS.join(" ")),
             )?;
-            super::out("firefox: restart Firefox to load the add-on (ESR, Developer Edition or Nightly; release Firefox refuses unsigned add-ons)")?;
+            super::out("firefox: Firefox installs the add-on at its next start (ESR, Developer Edition or Nightly; release Firefox refuses unsigned add-ons)")?;
             super::out(&format!(
                 "undo: certwatch extension uninstall --browser firefox --permanent --profile {}",
                 p.profile.display()
