@@ -31,8 +31,8 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CA_ONE, CA_TWO, CLI_BIN, FIREFOX, FIREFOX_PREFS, FIREFOX_UUID, GECKO_ID, HERE, HOST_BIN,
-  assert, history, log, nssdb, poll, startSite, waitIn, which, world,
+  CA_ONE, CA_TWO, FIREFOX, FIREFOX_PREFS, FIREFOX_UUID, GECKO_ID, HOST_BIN,
+  assert, history, log, nssdb, poll, startSite, unbuilt, waitIn, which, world,
 } from "./lib.mjs";
 
 // user_pref("name", value); lines of a user.js, as an object.
@@ -190,14 +190,9 @@ async function main() {
     log(`permanent: skipped: ${FIREFOX} not found (apt-get install firefox-esr)`);
     return;
   }
-  for (const [bin, what] of [[HOST_BIN, "certwatch-host"], [CLI_BIN, "certwatch"]]) {
-    if (!existsSync(bin)) {
-      console.error(`[e2e] FAIL: ${what} not found at ${bin}: run \`cargo build --workspace --bins\` first (or set CERTWATCH_BIN_DIR)`);
-      process.exit(1);
-    }
-  }
-  if (!existsSync(join(HERE, "node_modules"))) {
-    console.error(`[e2e] FAIL: ${join(HERE, "node_modules")} missing: run \`npm ci --prefix tests/browser\` first`);
+  const missing = unbuilt();
+  if (missing.length) {
+    console.error(`[e2e] permanent: FAIL: ${missing.join("; ")}`);
     process.exit(1);
   }
   const t = await run();
