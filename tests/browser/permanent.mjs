@@ -108,35 +108,30 @@ async function run() {
     });
     t.restart = Date.now() - started;
     const page = await browser.newPage();
-    const stateAfter = async (since) => {
-      await waitIn(
-        popup,
-        (s) => Number(document.body.dataset.requestAt ?? 0) >= s && Number(document.body.dataset.badgeAt ?? 0) > 0 && Boolean(document.body.dataset.severity),
-        since,
+    // The site tab's state and its real toolbar badge, read through the
+    // extension's own API in its page, once the answer to a request made
+    // at or after `since` is on the badge and the badge reads `badge`
+    // (Firefox clears a tab's badge when the page commits; the extension
+    // puts it back).
+    const answered = (since, badge) =>
+      poll(`the answer to the visit at ${since}, badge ${JSON.stringify(badge)}`, () =>
+        popup.evaluate(async ({ u, since, badge }) => {
+          const api = globalThis.browser;
+          const tab = (await api.tabs.query({})).find((x) => x.url === u);
+          if (!tab) return null;
+          const st = (await api.storage.session.get(`tab:${tab.id}`))[`tab:${tab.id}`];
+          if (!st || st.requestAt < since || !st.badgeAt) return null;
+          const shown = await (api.action ?? api.browserAction).getBadgeText({ tabId: tab.id });
+          if (shown !== badge) return null;
+          return { badge: shown, severity: st.severity, source: st.reply?.result?.source, chain: st.reply?.result?.chain?.length };
+        }, { u: site.url, since, badge }),
       );
-      return popup.evaluate(() => ({ ...document.body.dataset }));
-    };
-    // The tab's state and its real toolbar badge, through the extension's API.
-    const tabState = () =>
-      popup.evaluate(async (u) => {
-        const api = globalThis.browser;
-        const tab = (await api.tabs.query({})).find((x) => x.url === u);
-        const st = (await api.storage.session.get(`tab:${tab.id}`))[`tab:${tab.id}`];
-        const action = api.action ?? api.browserAction;
-        return {
-          badge: await action.getBadgeText({ tabId: tab.id }),
-          source: st?.reply?.result?.source,
-          chain: st?.reply?.result?.chain?.length,
-          severity: st?.severity,
-        };
-      }, site.url);
 
     // Visit 1: CA One.
     const t0 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const s1 = await stateAfter(t0);
-    assert(["ok", "info"].includes(s1.severity), `first visit severity ${s1.severity}`);
-    const a1 = await tabState();
+    const a1 = await answered(t0, "");
+    assert(["ok", "info"].includes(a1.severity), `first visit severity ${a1.severity}`);
     assert(a1.source === "browser" && a1.chain === 2 && a1.badge === "", `first visit, Firefox's chain, no badge: ${JSON.stringify(a1)}`);
     const h1 = history(w, site.port);
     assert(h1.sightings.length === 1 && h1.sightings[0].ca.name === CA_ONE, `first sighting: ${JSON.stringify(h1)}`);
@@ -145,14 +140,11 @@ async function run() {
     await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
     const t2 = Date.now();
     await page.goto(site.url, { waitUntil: "load" });
-    const s2 = await stateAfter(t2);
-    assert(["warning", "critical"].includes(s2.severity), `second visit severity ${s2.severity}`);
+    const a2 = await answered(t2, "!");
+    assert(["warning", "critical"].includes(a2.severity), `second visit severity ${a2.severity}`);
+    assert(a2.source === "browser" && a2.chain === 2 && a2.badge === "!", `second visit, Firefox's chain, "!": ${JSON.stringify(a2)}`);
+    // The popup page shows it too.
     await waitIn(popup, () => document.body.dataset.badge === "!");
-    const a2 = await poll("the badge", async () => {
-      const a = await tabState();
-      return a.badge === "!" ? a : null;
-    });
-    assert(a2.source === "browser" && a2.chain === 2, `second visit, Firefox's chain: ${JSON.stringify(a2)}`);
     const h2 = history(w, site.port);
     const cas = h2.sightings.map((s) => s.ca.name).sort();
     assert(cas.length === 2 && cas[0] === CA_ONE && cas[1] === CA_TWO, `both sightings: ${JSON.stringify(cas)}`);
