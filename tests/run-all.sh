@@ -17,10 +17,11 @@ echo "== cargo build (binaries the integration tests drive; same features as the
 cargo build --workspace --all-targets --quiet
 echo "== cargo test"
 cargo test --workspace --quiet
-echo "== real browsers (Chromium via playwright-core, Firefox via puppeteer-core; the daemon as hub)"
+echo "== real browsers (Chromium via playwright-core, Firefox via puppeteer-core; the daemon as hub; the permanent Firefox install across a restart)"
 if [ -d tests/browser/node_modules ]; then
   node tests/browser/e2e.mjs
   node tests/browser/hub.mjs
+  node tests/browser/permanent.mjs
 else
   echo "browser e2e: skipped: run 'npm ci --prefix tests/browser' first (.ci/run does)"
 fi

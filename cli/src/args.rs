@@ -53,7 +53,7 @@ pub enum Command {
     Pins(PinsCommand),
     /// Acknowledge a locally installed root as your network's interception proxy.
     AcceptInterceptor(AcceptInterceptorArgs),
-    /// Install or remove the browser companion's native-messaging host manifests.
+    /// The browser companion: host manifests, packages, a permanent Firefox install.
     #[command(subcommand)]
     Extension(ExtensionCommand),
     /// Certificate Transparency log lists: update the cached list, show what is loaded.
@@ -319,8 +319,17 @@ pub struct AcceptInterceptorArgs {
 pub enum ExtensionCommand {
     /// Write the host manifests so the certwatch extension can reach certwatch-host.
     Install(ExtensionArgs),
-    /// Remove the host manifests.
+    /// Remove the host manifests (and, with --permanent, the Firefox add-on).
     Uninstall(ExtensionArgs),
+    /// Write certwatch-VERSION.xpi (Firefox) and certwatch-VERSION-chromium.zip, reproducibly.
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// Where to write the packages (default: the current directory; created 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +348,13 @@ pub struct ExtensionArgs {
     /// Print the manifests and where they would go, without writing anything.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Firefox only: also install the add-on into a profile so it survives restarts
+    /// (ESR, Developer Edition, Nightly: unsigned add-ons allowed).
+    #[arg(long)]
+    pub permanent: bool,
+    /// The Firefox profile directory for --permanent (default: the default profile in profiles.ini).
+    #[arg(long, value_name = "DIR", requires = "permanent")]
+    pub profile: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

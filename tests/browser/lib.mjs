@@ -43,6 +43,17 @@ export function which(cmd) {
   }
 }
 
+// What a real-browser test cannot run without and is not there: one line
+// each, with how to get it.
+export function unbuilt() {
+  const need = [
+    [HOST_BIN, "run `cargo build --workspace --bins` first (or set CERTWATCH_BIN_DIR)"],
+    [CLI_BIN, "run `cargo build --workspace --bins` first (or set CERTWATCH_BIN_DIR)"],
+    [join(HERE, "node_modules"), "run `npm ci --prefix tests/browser` first"],
+  ];
+  return need.filter(([path]) => !existsSync(path)).map(([path, how]) => `${path} missing: ${how}`);
+}
+
 export async function poll(what, fn, ms = DEADLINE_MS) {
   const end = Date.now() + ms;
   let last;

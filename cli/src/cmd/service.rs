@@ -124,6 +124,8 @@ pub fn setup(ctx: &Ctx, a: SetupArgs) -> Result<Status> {
             browser: vec!["all".into()],
             host_path: None,
             dry_run: dry,
+            permanent: false,
+            profile: None,
         }),
     )?;
     Ok(s1.worst(s2))
