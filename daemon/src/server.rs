@@ -87,6 +87,9 @@ impl Inner {
         if let Some(aside) = &store.moved_aside {
             tracing::warn!("corrupt database moved to {}", aside.display());
         }
+        if let Err(e) = store.checkpoint_in_background(Duration::from_secs(2)) {
+            tracing::warn!("{e}");
+        }
         let engine = build_engine(&config, &mut store, &paths)?;
         let stamp = store.change_stamp().ok();
         Ok(Inner {

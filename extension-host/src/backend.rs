@@ -6,7 +6,7 @@
 //! locked per call, never during a probe.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use certwatch_engine::check::browser::{self, ProbeCache};
 use certwatch_engine::check::{unix_now, CheckError, Engine, Locked};
@@ -65,9 +65,14 @@ pub mod env {
     pub const MAX_IN: &str = "CERTWATCH_HOST_MAX_IN";
 }
 
+/// An engine and the store's change stamp it was made at.
+type Stamped = (Arc<Engine>, Option<(i64, u64)>);
+
 /// The engine and database, in-process.
 pub struct DirectBackend {
-    engine: Engine,
+    /// The engine and the store's change stamp when it last read the user's
+    /// declarations (pins, acknowledged interceptors).
+    engine: Mutex<Stamped>,
     paths: Paths,
     store: Mutex<Store>,
     probes: Mutex<ProbeCache>,
@@ -91,6 +96,10 @@ impl DirectBackend {
             Layer::from_env(env.as_ref()).map_err(config_err)?,
         ]);
         let mut store = open_store(&paths)?;
+        // One host serves the whole browser session: checkpoints off the
+        // request path (a failure only costs speed).
+        let _ = store.checkpoint_in_background(std::time::Duration::from_secs(2));
+        let stamp = store.change_stamp().ok();
         let (mut engine, warnings) =
             Engine::from_settings(&settings, Some(&mut store), &paths.data_dir)
                 .map_err(|e| config_err(e.to_string()))?;
@@ -100,7 +109,7 @@ impl DirectBackend {
         // Browser visits: a site's coming expiry is not the visitor's business.
         engine.expiry = None;
         Ok(DirectBackend {
-            engine,
+            engine: Mutex::new((Arc::new(engine), stamp)),
             builtin_roots: settings.roots.is_none(),
             roots_from: match settings.roots {
                 None => "builtin".into(),
@@ -121,6 +130,32 @@ impl DirectBackend {
         self.paths.db.clone()
     }
 
+    fn engine(&self) -> Arc<Engine> {
+        self.engine
+            .lock()
+            .map(|e| e.0.clone())
+            .unwrap_or_else(|p| p.into_inner().0.clone())
+    }
+
+    /// The engine, with the user's declarations re-read when another
+    /// process changed the store (`certwatch pins add`, `accept-interceptor`
+    /// take effect at the next visit, as in the daemon).
+    fn current_engine(&self) -> Arc<Engine> {
+        let stamp = self.store().change_stamp().ok();
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if stamp.is_some() && stamp != slot.1 {
+            let mut engine = (*slot.0).clone();
+            match engine.reload_user(Some(&mut self.store())) {
+                Ok(()) => *slot = (Arc::new(engine), stamp),
+                Err(e) => eprintln!(
+                    "certwatch-host: re-reading pins and interceptors: {}",
+                    sanitize(&e.to_string())
+                ),
+            }
+        }
+        slot.0.clone()
+    }
+
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -128,7 +163,8 @@ impl DirectBackend {
     /// The CT log list in use (`status`): where from, its date, whether it
     /// is over 70 days old (then a `notice` says so); null when none.
     fn ct_list_status(&self, now: i64) -> Value {
-        let Some(ct) = &self.engine.ct else {
+        let engine = self.engine();
+        let Some(ct) = &engine.ct else {
             return Value::Null;
         };
         let list = ct.lists();
@@ -167,7 +203,7 @@ impl Backend for DirectBackend {
     fn check(&self, req: &CheckRequest) -> Result<Value, Failure> {
         let now = unix_now();
         let visited = browser::visit(
-            &self.engine,
+            &self.current_engine(),
             req,
             &self.probes,
             self.env.as_ref(),

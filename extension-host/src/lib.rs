@@ -71,13 +71,13 @@ type MadeBackend = Result<Box<dyn Backend>, Failure>;
 
 /// Serves one browser connection: checks the caller, then answers frames
 /// until stdin closes. `make_backend` runs at the first request that needs
-/// it. Frames are read on one thread, answered on [`WORKERS`] threads and
-/// written by the calling thread; a fatal framing error is answered after
-/// the requests before it.
+/// it. Frames are read on the calling thread and answered on [`WORKERS`]
+/// threads, each writing its reply (one frame at a time); a fatal framing
+/// error is answered after the requests before it.
 pub fn serve<R, W, F>(args: &[String], cap: u32, input: R, mut output: W, make_backend: F) -> i32
 where
-    R: Read + Send,
-    W: Write,
+    R: Read,
+    W: Write + Send,
     F: FnOnce() -> MadeBackend + Send,
 {
     let caller = Caller::from_args(args);
@@ -107,44 +107,44 @@ where
     };
     let (jobs_tx, jobs_rx) = mpsc::sync_channel::<Vec<u8>>(WORKERS);
     let jobs_rx = Mutex::new(jobs_rx);
-    std::thread::scope(|scope| {
-        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>();
+    let output = Mutex::new(output);
+    // The first write error: the browser went away (then stop writing).
+    let broken: Mutex<Option<std::io::ErrorKind>> = Mutex::new(None);
+    let write = |reply: &[u8]| {
+        let mut out = output.lock().unwrap_or_else(|p| p.into_inner());
+        let mut failed = broken.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.is_none() {
+            if let Err(e) = write_frame(&mut *out, reply) {
+                log(&format!("writing stdout: {e}"));
+                *failed = Some(e.kind());
+            }
+        }
+    };
+    let (code, last) = std::thread::scope(|scope| {
         for _ in 0..WORKERS {
-            let out = out_tx.clone();
-            let (jobs, get) = (&jobs_rx, &get);
+            let (jobs, get, write) = (&jobs_rx, &get, &write);
+            // Each worker writes its own reply: no hand-off to another thread.
             scope.spawn(move || loop {
                 let body = match jobs.lock().map(|rx| rx.recv()) {
                     Ok(Ok(b)) => b,
                     _ => return,
                 };
-                if out.send(encode_reply(&answer(&body, get))).is_err() {
-                    return;
-                }
+                write(&encode_reply(&answer(&body, get)));
             });
         }
-        drop(out_tx);
-        let reader = scope.spawn(move || read_loop(input, cap, jobs_tx));
-        let mut broken = None;
-        for reply in out_rx {
-            if broken.is_none() {
-                if let Err(e) = write_frame(&mut output, &reply) {
-                    log(&format!("writing stdout: {e}"));
-                    broken = Some(e.kind());
-                }
-            }
-        }
-        // Every worker is done: the reader has stopped.
-        let (code, last) = reader.join().unwrap_or((EXIT_ERROR, None));
-        match broken {
-            Some(std::io::ErrorKind::BrokenPipe) => return EXIT_OK,
-            Some(_) => return EXIT_ERROR,
-            None => {}
-        }
-        if let Some(last) = last {
-            let _ = write_frame(&mut output, &last);
-        }
-        code
-    })
+        read_loop(input, cap, jobs_tx)
+    });
+    // Every worker is done: the replies before a fatal error are out.
+    match broken.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(std::io::ErrorKind::BrokenPipe) => return EXIT_OK,
+        Some(_) => return EXIT_ERROR,
+        None => {}
+    }
+    if let Some(last) = last {
+        let mut out = output.into_inner().unwrap_or_else(|p| p.into_inner());
+        let _ = write_frame(&mut out, &last);
+    }
+    code
 }
 
 /// Reads frames into `jobs` until EOF (exit 0) or a framing error (exit 1,

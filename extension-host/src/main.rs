@@ -20,8 +20,8 @@ fn main() -> ExitCode {
     let code = certwatch_host::serve(
         &args,
         cap,
-        std::io::stdin(),
-        std::io::stdout().lock(),
+        std::io::stdin().lock(),
+        std::io::stdout(),
         || {
             let paths = Paths::resolve(&ProcessEnv, None)
                 .map_err(|e| Failure::new("config", format!("cannot locate the database: {e}")))?;

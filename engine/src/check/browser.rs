@@ -20,7 +20,7 @@ use ring::digest::{Context, SHA256};
 use serde_json::{json, Value};
 
 use super::compare::chain_difference;
-use super::{analyze, CheckError, Checked, Engine, Recorder};
+use super::{analyze, CheckError, Checked, Engine, Prepared, Recorder};
 use crate::model::MAX_CHAIN_LEN;
 use crate::probe::proxy::Env;
 use crate::probe::{Probed, Site};
@@ -107,6 +107,19 @@ struct Entry {
     at: i64,
     /// The browser's view ([`view_digest`]) when the probe was made.
     browser: Digest,
+    /// The analysis of this visit's chain, with its local evidence, for the
+    /// engine that made it: a repeat visit needs no signature check either.
+    memo: Option<Memo>,
+}
+
+/// A visit's analysis as the engine `engine` made it, good until `until`
+/// (the chain's first expiry).
+#[derive(Clone)]
+struct Memo {
+    engine: Arc<Engine>,
+    prepared: Prepared,
+    host_probe: Option<Value>,
+    until: i64,
 }
 
 /// Recent probes by site (pure bookkeeping; the clock is passed in).
@@ -167,8 +180,24 @@ impl ProbeCache {
                 probed,
                 at: now,
                 browser,
+                memo: None,
             },
         );
+    }
+
+    /// The remembered analysis for this site, view and engine, if still good.
+    fn memo(&self, site: &Site, browser: &Digest, engine: &Arc<Engine>, now: i64) -> Option<Memo> {
+        let e = self.entries.get(site)?;
+        let m = e.memo.as_ref()?;
+        let fresh = now >= e.at && now - e.at < self.ttl && now < m.until;
+        (fresh && &e.browser == browser && Arc::ptr_eq(&m.engine, engine)).then(|| m.clone())
+    }
+
+    /// Remembers an analysis beside the site's probe (if it is still there).
+    fn remember(&mut self, site: &Site, browser: &Digest, memo: Memo) {
+        if let Some(e) = self.entries.get_mut(site).filter(|e| &e.browser == browser) {
+            e.memo = Some(memo);
+        }
     }
 
     /// Changes how long probes answer (config reload); 0 empties the cache.
@@ -229,11 +258,60 @@ fn probe_of(
     (probed, false)
 }
 
+/// The visit's analysis and local evidence, and (browser chain) the
+/// witness: what the host's own probe saw.
+fn prepare_visit(
+    engine: &Engine,
+    v: &Visit,
+    own: Result<Arc<Probed>, CheckError>,
+    builtin_roots: bool,
+    now: i64,
+) -> Result<(Prepared, Option<Value>), CheckError> {
+    let site = &v.site;
+    let Some(chain) = &v.chain else {
+        // Chromium: our own probe is the observation.
+        let probed = own?;
+        let mut p = engine.prepare(site, &probed.chain, Some(&probed), now)?;
+        p.evidence.expiry = None;
+        return Ok((p, None));
+    };
+    // Firefox: the browser's chain is the observation, our probe the witness.
+    let mut p = engine.prepare(site, chain, None, now)?;
+    p.evidence.expiry = None;
+    let witness = own.and_then(|probed| {
+        analyze(
+            &probed.chain,
+            &site.host,
+            now,
+            &engine.classifier,
+            &engine.ccadb,
+        )
+        .map(|a| (a, probed))
+    });
+    let host_probe = match witness {
+        Ok((a, probed)) => {
+            p.evidence.browser_chain_differs =
+                chain_difference(&p.analysis.ca, &a.ca, v.is_builtin_root, builtin_roots);
+            json!({
+                "ca": ca_json(&a.ca),
+                "trust": a.trust.kind.as_str(),
+                "leaf_sha256": a.chain.first().map(|c| c.sha256.clone()),
+                "protocol": probed.protocol,
+                "error": Value::Null,
+            })
+        }
+        Err(e) => json!({"error": {"kind": e.kind(), "message": e.to_string()}}),
+    };
+    Ok((p, Some(host_probe)))
+}
+
 /// Judges and records one visit. `builtin_roots`: the engine uses the
 /// built-in public roots (then a browser root that is not built in, under
-/// a public chain of the probe, is an interception sign).
+/// a public chain of the probe, is an interception sign). A repeat visit
+/// with the same view reuses the cached probe and, for the same `engine`,
+/// its analysis: only the judgement against the history and the record run.
 pub fn visit(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     v: &Visit,
     cache: &Mutex<ProbeCache>,
     env: &dyn Env,
@@ -244,53 +322,41 @@ pub fn visit(
     let site = &v.site;
     let browser = view_digest(v.chain.as_deref(), v.ip.as_ref());
     let (own, cached) = probe_of(engine, site, browser, cache, env, now);
-    let (checked, mut json) = match &v.chain {
+    let memo = cached
+        .then(|| lock(cache).memo(site, &browser, engine, now))
+        .flatten();
+    let (p, host_probe) = match memo {
+        Some(m) => (m.prepared, m.host_probe),
         None => {
-            // Chromium: our own probe is the observation.
-            let probed = own?;
-            let mut p = engine.prepare(site, &probed.chain, Some(&probed), now)?;
-            p.evidence.expiry = None;
-            let checked = engine.finish(site, p, rec, now)?;
-            let mut j = checked_json(&checked);
-            j["source"] = json!("probe");
-            (checked, j)
-        }
-        Some(chain) => {
-            // Firefox: the browser's chain is the observation, our probe the witness.
-            let mut p = engine.prepare(site, chain, None, now)?;
-            p.evidence.expiry = None;
-            let witness = own.and_then(|probed| {
-                analyze(
-                    &probed.chain,
-                    &site.host,
-                    now,
-                    &engine.classifier,
-                    &engine.ccadb,
-                )
-                .map(|a| (a, probed))
-            });
-            let host_probe = match witness {
-                Ok((a, probed)) => {
-                    p.evidence.browser_chain_differs =
-                        chain_difference(&p.analysis.ca, &a.ca, v.is_builtin_root, builtin_roots);
-                    json!({
-                        "ca": ca_json(&a.ca),
-                        "trust": a.trust.kind.as_str(),
-                        "leaf_sha256": a.chain.first().map(|c| c.sha256.clone()),
-                        "protocol": probed.protocol,
-                        "error": Value::Null,
-                    })
-                }
-                Err(e) => json!({"error": {"kind": e.kind(), "message": e.to_string()}}),
+            let (p, host_probe) = prepare_visit(engine, v, own, builtin_roots, now)?;
+            let until = p
+                .analysis
+                .chain
+                .iter()
+                .map(|c| c.not_after)
+                .min()
+                .unwrap_or(now);
+            let memo = Memo {
+                engine: engine.clone(),
+                prepared: p.clone(),
+                host_probe: host_probe.clone(),
+                until,
             };
-            let checked = engine.finish(site, p, rec, now)?;
-            let mut j = checked_json(&checked);
-            j["source"] = json!("browser");
-            j["browser"] = json!({"tls_state": v.tls_state, "is_builtin_root": v.is_builtin_root});
-            j["host_probe"] = host_probe;
-            (checked, j)
+            lock(cache).remember(site, &browser, memo);
+            (p, host_probe)
         }
     };
+    let checked = engine.finish(site, p, rec, now)?;
+    let mut json = checked_json(&checked);
+    match host_probe {
+        None => json["source"] = json!("probe"),
+        Some(h) => {
+            json["source"] = json!("browser");
+            json["browser"] =
+                json!({"tls_state": v.tls_state, "is_builtin_root": v.is_builtin_root});
+            json["host_probe"] = h;
+        }
+    }
     if checked.verdict.previous_ca.is_some() || checked.verdict.severity >= Severity::Warning {
         // Look again next time: a change may be passing, or an attack.
         lock(cache).invalidate(site);

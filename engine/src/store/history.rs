@@ -96,11 +96,11 @@ impl Store {
                 .as_bytes(),
         );
         let updated = tx
-            .execute(
+            .prepare_cached(
                 "UPDATE sightings SET last_seen = MAX(last_seen, ?1), count = count + 1
                  WHERE site_id = ?2 AND chain_sha256 = ?3",
-                params![now, site_id, chain_hash],
             )
+            .and_then(|mut q| q.execute(params![now, site_id, chain_hash]))
             .map_err(map)?;
         let new_sighting = updated == 0;
         if new_sighting {
@@ -237,11 +237,8 @@ fn reasons_json(reasons: &[Reason]) -> String {
 
 fn upsert_site(conn: &Connection, site: &Site, now: i64) -> rusqlite::Result<i64> {
     if let Some(id) = conn
-        .query_row(
-            "SELECT id FROM sites WHERE host = ?1 AND port = ?2",
-            params![site.host, site.port],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM sites WHERE host = ?1 AND port = ?2")?
+        .query_row(params![site.host, site.port], |r| r.get(0))
         .optional()?
     {
         return Ok(id);

@@ -142,6 +142,42 @@ impl Store {
         Ok(s)
     }
 
+    /// For a long-lived process (the native host, the daemon): this
+    /// connection no longer checkpoints the WAL at commit (a checkpoint
+    /// copies pages back and fsyncs the database: milliseconds, every few
+    /// hundred commits); a background thread with its own connection runs a
+    /// PASSIVE checkpoint every `every` instead, which never blocks a commit.
+    /// It stops at the first error or when the process exits.
+    pub fn checkpoint_in_background(&mut self, every: Duration) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .map_err(|e| self.err(e))?;
+        let path = self.path.clone();
+        let busy = self.busy_ms;
+        std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = Connection::open(&path) else {
+                    return;
+                };
+                let _ = conn.busy_timeout(Duration::from_millis(busy));
+                loop {
+                    std::thread::sleep(every);
+                    let step = conn
+                        .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")
+                        .and_then(|mut q| q.query_row([], |r| r.get::<_, i64>(0)));
+                    if step.is_err() {
+                        return;
+                    }
+                }
+            })
+            .map(|_| ())
+            .map_err(|e| StoreError::Open {
+                path: self.path.clone(),
+                detail: format!("checkpoint thread: {e}"),
+            })
+    }
+
     /// An in-memory store (tests, `--no-store`).
     pub fn in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory().map_err(|e| StoreError::Open {
@@ -265,7 +301,8 @@ impl Store {
     pub fn change_stamp(&self) -> Result<(i64, u64), StoreError> {
         let v: i64 = self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut q| q.query_row([], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         Ok((v, self.own_changes))
     }
