@@ -10,7 +10,10 @@
 // critical. Checks: the host relays to the daemon (`backend: "daemon"` in
 // the tab's reply), the badge shows "!", the daemon stored one alert and
 // raised one desktop notification naming the site, and the extension did
-// not raise a second one of its own (chrome.notifications.getAll).
+// not raise a second one of its own (chrome.notifications.getAll). Then,
+// without the daemon: the host works directly, and the extension's own
+// notification for a CA whose organisation is `<a href=…>Bank</a>` carries
+// it as escaped text.
 //
 // A missing browser, dbus-daemon, certutil or openssl skips with a printed
 // reason; any failure exits non-zero.
@@ -49,19 +52,58 @@ function notifications(file) {
   }
 }
 
-async function run() {
+const EVIL = '<a href="https://evil.test">Bank</a>';
+
+async function launch(w) {
   const { chromium } = await import("playwright-core");
-  const w = world("chromium");
+  const ctx = await chromium.launchPersistentContext(join(w.home, ".config/chromium"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    env: w.env,
+    args: [
+      `--disable-extensions-except=${EXT_DIR}`, `--load-extension=${EXT_DIR}`, "--no-sandbox", "--disable-gpu",
+      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+  const sw = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker", { timeout: 15_000 }));
+  await sw.evaluate(() => true);
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  return { ctx, sw, page };
+}
+
+// Loads `url` and waits for the badge update of that load.
+async function visit(sw, page, url) {
+  const since = Date.now();
+  await page.goto(url, { waitUntil: "load" });
+  return poll("the badge update", async () => {
+    const id = await sw.evaluate(async (u) => (await chrome.tabs.query({})).find((x) => x.url === u)?.id, url);
+    if (id == null) return null;
+    const st = await sw.evaluate(async (k) => (await chrome.storage.session.get(k))[k], `tab:${id}`);
+    if (!st || st.requestAt < since || !st.badgeAt) return null;
+    return { ...st, badge: await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), id) };
+  });
+}
+
+// The world of both scenarios: CA One public, `local` a root installed on
+// this machine (so a change to it is an interception: critical).
+function hubWorld(local) {
+  const w = world("chromium", [["evil", EVIL]]);
+  w.env.CERTWATCH_ROOTS = join(w.T, "ca-one.pem");
+  w.env.CERTWATCH_LOCAL_ROOTS = join(w.T, `ca-${local}.pem`);
+  mkdirSync(w.env.CERTWATCH_HOME, { recursive: true, mode: 0o700 });
+  writeFileSync(join(w.env.CERTWATCH_HOME, "config.toml"), "caa = false\nct_refresh = false\nccadb_refresh = false\n", { mode: 0o600 });
+  nssdb(join(w.home, ".pki/nssdb"), w.pki);
+  return w;
+}
+
+// certwatchd running: the finding becomes its alert and notification.
+async function withDaemon() {
+  const w = hubWorld("two");
   const kids = [];
   let ctx;
   let site;
   try {
-    // CA One is public, CA Two a root installed on this machine.
-    w.env.CERTWATCH_ROOTS = join(w.T, "ca-one.pem");
-    w.env.CERTWATCH_LOCAL_ROOTS = join(w.T, "ca-two.pem");
     const cw = w.env.CERTWATCH_HOME;
-    mkdirSync(cw, { recursive: true, mode: 0o700 });
-    writeFileSync(join(cw, "config.toml"), "caa = false\nct_refresh = false\nccadb_refresh = false\n", { mode: 0o600 });
     const bus = await startReady(
       "dbus-daemon", ["--session", "--nofork", "--print-address", `--address=unix:path=${join(w.T, "bus")}`],
       w.env, (l) => l.startsWith("unix:"),
@@ -75,39 +117,16 @@ async function run() {
     kids.push(daemon);
     await poll("the daemon's socket", () => existsSync(join(cw, "certwatchd.sock")));
 
-    nssdb(join(w.home, ".pki/nssdb"), w.pki);
     site = await startSite({ key: w.pki.one.key, cert: w.pki.one.cert });
-    ctx = await chromium.launchPersistentContext(join(w.home, ".config/chromium"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      env: w.env,
-      args: [
-        `--disable-extensions-except=${EXT_DIR}`, `--load-extension=${EXT_DIR}`, "--no-sandbox", "--disable-gpu",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
-    const sw = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker", { timeout: 15_000 }));
-    await sw.evaluate(() => true);
-    const page = ctx.pages()[0] ?? (await ctx.newPage());
-    const stateAfter = (since) =>
-      poll("the badge update", async () => {
-        const id = await sw.evaluate(async (u) => (await chrome.tabs.query({})).find((x) => x.url === u)?.id, site.url);
-        if (id == null) return null;
-        const st = await sw.evaluate(async (k) => (await chrome.storage.session.get(k))[k], `tab:${id}`);
-        if (!st || st.requestAt < since || !st.badgeAt) return null;
-        return { ...st, badge: await sw.evaluate((i) => chrome.action.getBadgeText({ tabId: i }), id) };
-      });
-
-    let t = Date.now();
-    await page.goto(site.url, { waitUntil: "load" });
-    const s1 = await stateAfter(t);
+    let sw;
+    let page;
+    ({ ctx, sw, page } = await launch(w));
+    const s1 = await visit(sw, page, site.url);
     assert(s1.reply?.result?.backend === "daemon", `the host relays to the daemon: ${JSON.stringify(s1.reply)}`);
     assert(["ok", "info"].includes(s1.severity) && s1.badge === "", `first visit: ${s1.severity} ${JSON.stringify(s1.badge)}`);
 
     await site.swap({ key: w.pki.two.key, cert: w.pki.two.cert });
-    t = Date.now();
-    await page.goto(site.url, { waitUntil: "load" });
-    const s2 = await stateAfter(t);
+    const s2 = await visit(sw, page, site.url);
     assert(s2.severity === "critical" && s2.badge === "!", `interception: ${s2.severity} ${JSON.stringify(s2.badge)}`);
     assert(s2.reply.result.backend === "daemon", "the finding went through the daemon");
 
@@ -133,6 +152,43 @@ async function run() {
   }
 }
 
+// No daemon: the host works directly, and the extension's own notification
+// shows a certificate's markup as text.
+async function withoutDaemon() {
+  const w = hubWorld("evil");
+  let ctx;
+  let site;
+  try {
+    site = await startSite({ key: w.pki.one.key, cert: w.pki.one.cert });
+    let sw;
+    let page;
+    ({ ctx, sw, page } = await launch(w));
+    const s1 = await visit(sw, page, site.url);
+    assert(s1.reply?.result?.backend === "direct", `no daemon, the host works directly: ${JSON.stringify(s1.reply)}`);
+    // Record what the extension hands to the notification API (test
+    // instrumentation of the worker, through the browser's debugging port).
+    await sw.evaluate(() => {
+      const real = chrome.notifications.create.bind(chrome.notifications);
+      globalThis.__created = [];
+      chrome.notifications.create = (id, opts, ...rest) => {
+        globalThis.__created.push(opts);
+        return real(id, opts, ...rest);
+      };
+    });
+    await site.swap({ key: w.pki.evil.key, cert: w.pki.evil.cert });
+    const s2 = await visit(sw, page, site.url);
+    assert(s2.severity === "critical", `interception by the markup CA: ${s2.severity}`);
+    const made = await poll("the extension's notification", () => sw.evaluate(() => (globalThis.__created.length ? globalThis.__created : null)));
+    const text = `${made[0].title}\n${made[0].message}`;
+    assert(!/[<>]/.test(text) && text.includes("&lt;a href=\"https://evil.test\"&gt;Bank&lt;/a&gt;"), `markup escaped in the notification: ${text}`);
+    log("hub: without the daemon the extension notifies itself, with the certificate's markup escaped");
+  } finally {
+    await ctx?.close().catch(() => {});
+    await site?.stop();
+    rmSync(w.T, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const missing = ["certutil", "openssl", "dbus-daemon"].filter((c) => !which(c));
   if (missing.length) return log(`hub: skipped: ${missing.join(", ")} not installed (apt-get install libnss3-tools openssl dbus)`);
@@ -143,7 +199,8 @@ async function main() {
       process.exit(1);
     }
   }
-  await run();
+  await withDaemon();
+  await withoutDaemon();
   log("hub: passed");
 }
 

@@ -88,22 +88,26 @@ export function assert(cond, msg) {
 
 // --- fixtures: two CAs and a leaf under each (openssl) ----------------------
 
-export function makePki(dir) {
+// Two CAs ("one", "two") and any `extra` [tag, organisation] pairs, each
+// with a leaf for localhost / 127.0.0.1.
+export function makePki(dir, extra = []) {
   const run = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   writeFileSync(
     join(dir, "leaf.ext"),
     "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n",
   );
   const out = {};
-  for (const [tag, org] of [["one", CA_ONE], ["two", CA_TWO]]) {
+  let serial = 1000;
+  for (const [tag, org] of [["one", CA_ONE], ["two", CA_TWO], ...extra]) {
+    const dn = org.replace(/[\\/+=]/g, (c) => `\\${c}`); // openssl -subj escapes
     run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
       "-keyout", `ca-${tag}.key`, "-out", `ca-${tag}.pem`, "-days", "3650",
-      "-subj", `/CN=${org} Root/O=${org}`,
+      "-subj", `/CN=${dn} Root/O=${dn}`,
       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
       "-keyout", `leaf-${tag}.key`, "-out", `leaf-${tag}.csr`, "-subj", "/CN=localhost");
     run("x509", "-req", "-in", `leaf-${tag}.csr`, "-CA", `ca-${tag}.pem`, "-CAkey", `ca-${tag}.key`,
-      "-set_serial", tag === "one" ? "1001" : "2002", "-out", `leaf-${tag}.pem`, "-days", "30", "-extfile", "leaf.ext");
+      "-set_serial", String(++serial), "-out", `leaf-${tag}.pem`, "-days", "30", "-extfile", "leaf.ext");
     out[tag] = {
       caPem: join(dir, `ca-${tag}.pem`),
       key: readFileSync(join(dir, `leaf-${tag}.key`)),
@@ -118,7 +122,7 @@ export function makePki(dir) {
 export function nssdb(dir, pki) {
   mkdirSync(dir, { recursive: true });
   execFileSync("certutil", ["-N", "-d", `sql:${dir}`, "--empty-password"], { stdio: "pipe" });
-  for (const tag of ["one", "two"]) {
+  for (const tag of Object.keys(pki)) {
     execFileSync("certutil", ["-A", "-d", `sql:${dir}`, "-n", `certwatch test root ${tag}`, "-t", "C,,", "-i", pki[tag].caPem], { stdio: "pipe" });
   }
 }
@@ -301,9 +305,9 @@ export async function hostileFrame(page, popupUrl) {
 }
 
 // Per-run world: dirs, env, manifests written by the real CLI.
-export function world(browser) {
+export function world(browser, extraCas = []) {
   const T = mkdtempSync(join(tmpdir(), `certwatch-e2e-${browser}-`));
-  const pki = makePki(T);
+  const pki = makePki(T, extraCas);
   const home = join(T, "home");
   mkdirSync(home, { recursive: true });
   const env = {
