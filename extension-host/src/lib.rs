@@ -125,9 +125,9 @@ where
             let (jobs, get, write) = (&jobs_rx, &get, &write);
             // Each worker writes its own reply: no hand-off to another thread.
             scope.spawn(move || loop {
-                let body = match jobs.lock().map(|rx| rx.recv()) {
-                    Ok(Ok(b)) => b,
-                    _ => return,
+                let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok(body) = next else {
+                    return; // the reader is done
                 };
                 write(&encode_reply(&answer(&body, get)));
             });

@@ -162,7 +162,7 @@ fn status_round_trip_and_id_echo() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.replies.len(), 2);
-    let s = &r.replies[0];
+    let s = r.replies.iter().find(|v| v["id"] == "a").unwrap();
     assert_eq!(
         (s["v"].as_u64(), s["ok"].as_bool()),
         (Some(1), Some(true)),
@@ -186,7 +186,7 @@ fn status_round_trip_and_id_echo() {
         Path::new(s["result"]["db"].as_str().unwrap()),
         e.home().join("certwatch.db")
     );
-    assert_eq!(r.replies[1]["id"], 2);
+    assert!(r.replies.iter().any(|v| v["id"] == 2));
 }
 
 #[test]
@@ -418,19 +418,23 @@ fn framing_abuse() {
     input.extend(status.clone());
     let r = host_raw(&e, &chromium_args(), &input, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Answered on several threads: compare as a multiset.
+    let mut got = kinds(&r);
+    got.sort();
     assert_eq!(
-        kinds(&r),
+        got,
         [
             "invalid_json",
+            "invalid_json",
+            "invalid_json",
             "invalid_utf8",
-            "invalid_json",
-            "invalid_json",
+            "ok",
             "unknown_type",
             "unsupported_version",
-            "ok"
         ]
     );
-    assert_eq!(r.replies[4]["id"], 9);
+    let nine = r.replies.iter().find(|v| v["id"] == 9).unwrap();
+    assert_eq!(nine["error"]["kind"], "unknown_type", "{nine}");
 
     // A length of 4 GiB − 1: refused at once without allocating, clean exit.
     let mut input = u32::MAX.to_ne_bytes().to_vec();

@@ -184,6 +184,9 @@ fn comparable(mut v: Value) -> Value {
     if let Value::Object(m) = &mut v {
         m.remove("checked_at");
         m.remove("source");
+        // The host's own fields: which backend answered, cache use.
+        m.remove("backend");
+        m.remove("probe_cached");
     }
     v
 }
