@@ -137,10 +137,10 @@ pub enum OutputFormat {
     Prometheus,
 }
 
-impl CheckArgs {
+impl OutputFormat {
     /// The output format: `--format`, else `--json`, else human.
-    pub fn output(&self) -> OutputFormat {
-        match (self.format, self.json) {
+    pub fn chosen(format: Option<OutputFormat>, json: bool) -> OutputFormat {
+        match (format, json) {
             (Some(f), _) => f,
             (None, true) => OutputFormat::Json,
             (None, false) => OutputFormat::Human,
@@ -159,9 +159,12 @@ pub struct InspectArgs {
     /// Judge at this time (RFC 3339), e.g. 2019-06-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// JSON output.
-    #[arg(long)]
+    /// JSON output; the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Output format: human, json, nagios, prometheus (as for `check`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

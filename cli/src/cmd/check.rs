@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     } else {
         Status::Ok
     };
-    let format = a.output();
+    let format = OutputFormat::chosen(a.format, a.json);
     if sites.is_empty() {
         if invalid == 0 {
             bail!("no sites to check: give HOST[:PORT] or --file FILE");

@@ -93,7 +93,7 @@ pub struct SiteSummary {
     pub severity: Option<Severity>,
     /// One line: the most severe reason, or the CA when all is well, or the error.
     pub summary: String,
-    /// Further lines: every reason (`severity code: message`), or the error.
+    /// Further lines: every reason (`severity code: message`).
     pub details: Vec<String>,
     /// The company operating the CA (CCADB), else the brand on the certificate.
     pub ca_operator: Option<String>,
@@ -152,13 +152,12 @@ impl SiteSummary {
 
     /// From a check that reached no verdict.
     pub fn failed(site: &Site, at: i64, e: &CheckError) -> SiteSummary {
-        let msg = format!("{}: {e}", e.kind());
         SiteSummary {
             site: site.clone(),
             at,
             severity: None,
-            summary: msg.clone(),
-            details: vec![msg],
+            summary: format!("{}: {e}", e.kind()),
+            details: Vec::new(),
             ca_operator: None,
             validity: None,
             thresholds: None,

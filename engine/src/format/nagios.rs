@@ -10,7 +10,7 @@
 //! order, each followed by its reasons.
 //!
 //! Perfdata is `'label'=value[UOM];[warn];[crit];[min];[max]`:
-//! `days_left` (to the leaf's notAfter, two decimals) with the expiry
+//! `days_left` (to the leaf's notAfter, two decimals, truncated) with the expiry
 //! thresholds in effect as ranges (`14:` = alert below 14 days: the
 //! lifetime-relative defaults or `--warn-days`/`--crit-days`),
 //! `sct_count` and `chain_length` (min 0).
@@ -37,10 +37,11 @@ pub fn render(sites: &[SiteSummary], invalid: usize) -> (String, State) {
     };
     let state = sites.iter().fold(start, |s, site| s.worst(site.state()));
     let Some(first) = sites.first() else {
-        return (
-            "CERTWATCH UNKNOWN - no sites checked\n".into(),
-            State::Unknown,
-        );
+        let what = match invalid {
+            0 => "no sites checked".to_string(),
+            n => format!("{n} invalid site entries (see stderr)"),
+        };
+        return (format!("CERTWATCH UNKNOWN - {what}\n"), State::Unknown);
     };
     let mut out = String::new();
     if sites.len() == 1 && invalid == 0 {
@@ -126,7 +127,9 @@ fn perfdata(s: &SiteSummary, prefix: &str) -> Vec<String> {
         v.push(format!(
             "{}={};{warn};{crit}",
             label(&format!("{prefix}days_left")),
-            num((not_after - s.at) as f64 / DAY)
+            // Truncated, not rounded: 11.999 days left is 11.99, as the
+            // summary's "expires in 11 days".
+            num(((not_after - s.at) as f64 / DAY * 100.0 + 1e-9).floor() / 100.0)
         ));
     }
     if let Some(n) = s.sct_count {
@@ -260,10 +263,20 @@ mod tests {
         );
         s.thresholds = None;
         s.validity = Some((0, s.at - 3 * 86_400));
-        assert!(render(&[s], 0).0.contains("| days_left=-3;; chain_length"));
+        assert!(render(&[s.clone()], 0)
+            .0
+            .contains("| days_left=-3;; chain_length"));
         assert_eq!(label("x y'z"), "'x y''z'");
         assert_eq!(num(-0.001), "0");
+        s.validity = Some((0, s.at + 12 * 86_400 - 60));
+        assert!(render(&[s], 0)
+            .0
+            .contains("| days_left=11.99;; chain_length"));
         assert_eq!(render(&[], 0).1, State::Unknown);
+        assert_eq!(
+            render(&[], 2).0,
+            "CERTWATCH UNKNOWN - 2 invalid site entries (see stderr)\n"
+        );
         let (out, st) = render(&[sample("a.test", Some(Severity::Ok))], 1);
         assert_eq!(st, State::Unknown);
         assert!(out.starts_with("CERTWATCH UNKNOWN - 2 sites (1 OK, 1 invalid); invalid site entries (see stderr) | 'a.test:443 days_left'=59;"), "{out}");
