@@ -55,7 +55,18 @@ impl Shared {
                     return;
                 }
             };
-            let latest = self.metrics.lock().map(|m| m.0.clone()).unwrap_or_default();
+            let latest = match self.metrics.lock() {
+                Ok(mut m) => {
+                    // Sites no longer watched are forgotten.
+                    m.0.retain(|(h, p), _| {
+                        watched
+                            .iter()
+                            .any(|w| w.site.host == *h && w.site.port == *p)
+                    });
+                    m.0.clone()
+                }
+                Err(_) => BTreeMap::new(),
+            };
             let summaries: Vec<SiteSummary> = watched
                 .iter()
                 .filter_map(|w| {
