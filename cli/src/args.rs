@@ -89,9 +89,14 @@ pub struct CheckArgs {
     /// Connect to ADDR:PORT instead, keeping SNI and the site identity (like curl --connect-to).
     #[arg(long, value_name = "ADDR:PORT")]
     pub connect: Option<String>,
-    /// Print one JSON object per site (one per line).
-    #[arg(long)]
+    /// Print one JSON object per site (one per line); the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Output format: human, json (one object per line), nagios (plugin
+    /// output: one status line with perfdata, details after), prometheus
+    /// (OpenMetrics text, all sites, `# EOF` last).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
     /// Do not record the result in the history database.
     #[arg(long = "no-store")]
     pub no_store: bool,
@@ -104,7 +109,7 @@ pub struct CheckArgs {
     /// TLS handshake timeout in seconds [default: 10; config timeout, $CERTWATCH_TIMEOUT].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Only print sites that are not OK.
+    /// Only print sites that are not OK (human and json; nagios and prometheus print all).
     #[arg(long, short)]
     pub quiet: bool,
     /// Warn (expires_soon) when fewer than N days remain [default: 20% of the
@@ -119,6 +124,30 @@ pub struct CheckArgs {
     pub caa: CaaArgs,
 }
 
+/// `check --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people (the default).
+    Human,
+    /// One JSON object per site, one per line (`--json`).
+    Json,
+    /// Nagios/Icinga plugin output (Monitoring Plugins guidelines).
+    Nagios,
+    /// OpenMetrics / Prometheus text exposition.
+    Prometheus,
+}
+
+impl OutputFormat {
+    /// The output format: `--format`, else `--json`, else human.
+    pub fn chosen(format: Option<OutputFormat>, json: bool) -> OutputFormat {
+        match (format, json) {
+            (Some(f), _) => f,
+            (None, true) => OutputFormat::Json,
+            (None, false) => OutputFormat::Human,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Chain file, PEM or DER, leaf first.
@@ -130,9 +159,12 @@ pub struct InspectArgs {
     /// Judge at this time (RFC 3339), e.g. 2019-06-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// JSON output.
-    #[arg(long)]
+    /// JSON output; the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Output format: human, json, nagios, prometheus (as for `check`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

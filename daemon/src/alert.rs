@@ -9,7 +9,7 @@ use certwatch_engine::check::Checked;
 use certwatch_engine::sanitize::{escape_markup, sanitize};
 use certwatch_engine::verdict::{Code, Severity};
 
-use crate::server::{note_notify_failure, Shared};
+use crate::server::Shared;
 
 /// Title and body of the notification for a checked site (pure).
 pub fn texts(c: &Checked) -> (String, String) {
@@ -180,4 +180,14 @@ fn run_hook(argv: Vec<String>, id: i64, json: String, timeout: Duration) {
             }
         }
     });
+}
+
+/// Whether desktop notifications failed already (logged once).
+pub fn note_notify_failure(shared: &Shared, e: &str) {
+    if !shared
+        .notify_failed
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        tracing::warn!("desktop notification failed (alerts are still stored): {e}");
+    }
 }

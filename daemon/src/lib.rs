@@ -9,4 +9,5 @@ pub mod alert;
 pub mod ccadb_refresh;
 pub mod ct_refresh;
 pub mod hub;
+pub mod metrics;
 pub mod server;

@@ -19,7 +19,7 @@
 //! `certwatch_engine::client`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,8 +37,7 @@ use certwatch_engine::probe::proxy::ProcessEnv;
 use certwatch_engine::probe::Site;
 use certwatch_engine::schedule::parse_every;
 use certwatch_engine::settings::{Layer, Settings};
-use certwatch_engine::store::watch;
-use certwatch_engine::store::Store;
+use certwatch_engine::store::{watch, Store};
 
 /// Everything the blocking side needs.
 pub struct Inner {
@@ -59,7 +58,9 @@ pub struct Shared {
     pub(crate) probes: Mutex<ProbeCache>,
     /// Re-checks of sites the browser found suspicious.
     pub(crate) rechecks: Mutex<crate::hub::Rechecks>,
-    notify_failed: AtomicBool,
+    /// Latest results of watched sites, for `metrics_textfile`.
+    pub(crate) metrics: Mutex<crate::metrics::Latest>,
+    pub(crate) notify_failed: AtomicBool,
     started: i64,
 }
 
@@ -187,6 +188,7 @@ impl Shared {
             wake: Notify::new(),
             probes: Mutex::new(ProbeCache::default()),
             rechecks: Mutex::new(crate::hub::Rechecks::default()),
+            metrics: Mutex::default(),
             notify_failed: AtomicBool::new(false),
             started: unix_now(),
         })
@@ -242,6 +244,7 @@ impl Shared {
         };
         for w in &due {
             let result = self.check(&w.site, w.connect.as_deref());
+            self.note_metrics(&w.site, unix_now(), &result);
             let err = result.as_ref().err().map(|e| e.to_string());
             match &result {
                 Ok(c) => {
@@ -255,6 +258,7 @@ impl Shared {
                 tracing::error!("watch update: {e}");
             }
         }
+        self.write_metrics();
         due.len()
     }
 
@@ -561,6 +565,7 @@ async fn connection(
 /// Sleeps until the earliest due watch (no wake-ups when nothing is due),
 /// or until woken by an IPC change, then checks what is due.
 async fn scheduler(shared: Arc<Shared>, shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    crate::metrics::at_start(&shared).await;
     loop {
         let s = shared.clone();
         let next = tokio::task::spawn_blocking(move || s.next_due())
@@ -588,12 +593,5 @@ async fn scheduler(shared: Arc<Shared>, shutdown: &mut tokio::sync::watch::Recei
                 .await;
             }
         }
-    }
-}
-
-/// Whether desktop notifications failed already (logged once).
-pub fn note_notify_failure(shared: &Shared, e: &str) {
-    if !shared.notify_failed.swap(true, Ordering::SeqCst) {
-        tracing::warn!("desktop notification failed (alerts are still stored): {e}");
     }
 }

@@ -1,6 +1,6 @@
 //! `config.toml`: the user's settings file, read by every front end (the
 //! check settings become a [`crate::settings::Layer`]; notifications, hook and
-//! `default_every` are the daemon's). Parsing is pure: text in, a [`Config`]
+//! `default_every`, `metrics_textfile` are the daemon's). Parsing is pure: text in, a [`Config`]
 //! or a `config.toml:LINE: message` error out. A running daemon that fails to
 //! reload keeps its previous config.
 
@@ -77,6 +77,11 @@ pub struct Config {
     /// `log_list.json`; the signature is the same name ending `.sig`).
     #[serde(default)]
     pub ct_list_url: Option<String>,
+    /// The daemon writes the OpenMetrics text of every watched site here
+    /// (atomically, mode 0644, at start and after each scheduled pass) for
+    /// node_exporter's textfile collector; the directory must exist.
+    #[serde(default)]
+    pub metrics_textfile: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -110,6 +115,7 @@ impl Default for Config {
             crit_days: None,
             ct_refresh: None,
             ct_list_url: None,
+            metrics_textfile: None,
         }
     }
 }
@@ -181,6 +187,13 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
             return Err(format!("{file}: ct_list_url: must be an https:// URL"));
         }
     }
+    if let Some(m) = &c.metrics_textfile {
+        if !m.is_absolute() || m.file_name().is_none() {
+            return Err(format!(
+                "{file}: metrics_textfile: must be an absolute file path"
+            ));
+        }
+    }
     if let Some(d) = &c.dns_server {
         crate::settings::parse_dns_server(&format!("{file}: dns_server"), d)?;
     }
@@ -250,5 +263,12 @@ mod tests {
         assert_eq!(c.expiry_policy().crit_days, Some(10));
         let e = parse("config.toml", "\nwarn_days = -1\n").unwrap_err();
         assert!(e.starts_with("config.toml:2:"), "{e}");
+        let c = parse("c", "metrics_textfile = \"/var/lib/node/certwatch.prom\"").unwrap();
+        assert_eq!(
+            c.metrics_textfile.as_deref(),
+            Some(std::path::Path::new("/var/lib/node/certwatch.prom"))
+        );
+        let e = parse("c", "metrics_textfile = \"certwatch.prom\"").unwrap_err();
+        assert!(e.contains("metrics_textfile: must be an absolute"), "{e}");
     }
 }

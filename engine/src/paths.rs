@@ -4,7 +4,9 @@
 //! database, log-list cache and socket all inside DIR) > the platform
 //! directories (`~/.local/share/certwatch`, `~/.config/certwatch`,
 //! `$XDG_RUNTIME_DIR/certwatch`). Directories certwatch creates are 0700,
-//! files 0600; a loosened mode is tightened again on open.
+//! files 0600; a loosened mode is tightened again on open. The one exception
+//! is a file the user names to be shared, [`write_shared_atomic`] (0644: the
+//! daemon's `metrics_textfile`, for node_exporter).
 
 use std::fs;
 use std::io;
@@ -82,13 +84,21 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates a new file (never an existing one) for writing, mode 0600.
 fn create_private(file: &Path) -> io::Result<fs::File> {
+    create_new(file, 0o600)
+}
+
+/// Creates a new file (never an existing one) for writing with `mode`
+/// (less the umask).
+fn create_new(file: &Path, mode: u32) -> io::Result<fs::File> {
     let mut o = fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+        o.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     o.open(file)
 }
 
@@ -110,6 +120,28 @@ pub fn ensure_private_file(file: &Path) -> io::Result<()> {
 /// one, never a part; on error the temp file is removed and `path` is left
 /// as it was.
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(path, bytes, 0o600)?;
+    tighten(path, 0o600)
+}
+
+/// Replaces `path` with `bytes` atomically like [`write_private_atomic`],
+/// but readable by everyone: mode exactly 0644, whatever the umask. Only
+/// for a file the user named to be shared (the daemon's
+/// `metrics_textfile`, read by node_exporter's own user); the directory
+/// is the user's and left as it is.
+pub fn write_shared_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(path, bytes, 0o644)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
+}
+
+/// A temp file `NAME.tmp` beside `path` (a stale one removed first) made
+/// with `mode`, written, fsynced and renamed over `path`.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write as _;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
@@ -121,7 +153,7 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     let _ = fs::remove_file(&tmp);
-    let written = create_private(&tmp).and_then(|mut f| {
+    let written = create_new(&tmp, mode).and_then(|mut f| {
         f.write_all(bytes)?;
         f.sync_all()
     });
@@ -129,7 +161,7 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    tighten(path, 0o600)
+    Ok(())
 }
 
 /// Sets `mode` on `path` if its group/other bits are looser.
@@ -175,5 +207,22 @@ mod tests {
         let missing = dir.path().join("nope/x.json");
         assert!(write_private_atomic(&missing, b"x").is_err());
         assert!(!missing.exists());
+    }
+
+    #[test]
+    fn write_shared_atomic_is_0644() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.prom");
+        write_private_atomic(&file, b"old").unwrap();
+        write_shared_atomic(&file, b"new").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"new");
+        assert!(!dir.path().join("m.prom.tmp").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644);
+        }
+        assert!(write_shared_atomic(&dir.path().join("nope/m.prom"), b"x").is_err());
     }
 }

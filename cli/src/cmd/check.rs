@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use certwatch_engine::check::{self, unix_now, CheckError, Engine, ReadOnly};
+use certwatch_engine::format::{nagios, openmetrics, SiteSummary};
 use certwatch_engine::probe::proxy::ProcessEnv;
 use certwatch_engine::probe::Site;
 use certwatch_engine::report::{checked_json, error_json};
@@ -21,7 +22,7 @@ use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::{parse_secs, Layer, Source};
 use certwatch_engine::store::Store;
 
-use crate::args::CheckArgs;
+use crate::args::{CheckArgs, OutputFormat};
 use crate::ctx::Ctx;
 use crate::exit::Status;
 use crate::render;
@@ -32,10 +33,19 @@ const MAX_SITES: usize = 1_000_000;
 type Prepared = Result<check::Prepared, CheckError>;
 
 pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
-    let (sites, mut status) = collect_sites(&a)?;
+    let (sites, invalid) = collect_sites(&a)?;
+    let mut status = if invalid > 0 {
+        Status::Unknown
+    } else {
+        Status::Ok
+    };
+    let format = OutputFormat::chosen(a.format, a.json);
     if sites.is_empty() {
-        if status == Status::Ok {
+        if invalid == 0 {
             bail!("no sites to check: give HOST[:PORT] or --file FILE");
+        }
+        if format == OutputFormat::Nagios {
+            super::out(nagios::render(&[], invalid).0.trim_end())?;
         }
         return Ok(status);
     }
@@ -53,8 +63,11 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     engine.probe.connect_to = a.connect.clone();
     let engine = Arc::new(engine);
     let color = render::use_color();
-    let progress = sites.len() > 1 && std::io::stderr().is_terminal() && !a.json;
+    let progress =
+        sites.len() > 1 && std::io::stderr().is_terminal() && format == OutputFormat::Human;
     let total = sites.len();
+    // nagios and prometheus print once, for all sites.
+    let mut summaries: Vec<SiteSummary> = Vec::new();
 
     let mut emit = |site: &Site, prepared: Prepared| -> Result<Status> {
         let now = unix_now();
@@ -72,13 +85,21 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
             Ok(c) => Status::from(c.verdict.severity),
             Err(_) => Status::Unknown,
         };
-        let line = match (&result, a.json) {
-            (Ok(c), true) => checked_json(c).to_string(),
-            (Err(e), true) => error_json(site, now, e).to_string(),
-            (Ok(c), false) => render::checked(c, color).trim_end().to_string(),
-            (Err(e), false) => render::failed(site, e, color),
+        let line = match (&result, format) {
+            (Ok(c), OutputFormat::Json) => Some(checked_json(c).to_string()),
+            (Err(e), OutputFormat::Json) => Some(error_json(site, now, e).to_string()),
+            (Ok(c), OutputFormat::Human) => Some(render::checked(c, color).trim_end().to_string()),
+            (Err(e), OutputFormat::Human) => Some(render::failed(site, e, color)),
+            (Ok(c), _) => {
+                summaries.push(SiteSummary::from_checked(c));
+                None
+            }
+            (Err(e), _) => {
+                summaries.push(SiteSummary::failed(site, now, e));
+                None
+            }
         };
-        if !(a.quiet && st == Status::Ok) {
+        if let Some(line) = line.filter(|_| !(a.quiet && st == Status::Ok)) {
             super::out(&line)?;
         }
         if let Err(CheckError::Store(e)) = &result {
@@ -91,7 +112,8 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     if sites.len() == 1 {
         let site = &sites[0];
         let prepared = prepare(&engine, site);
-        return Ok(status.worst(emit(site, prepared)?));
+        status = status.worst(emit(site, prepared)?);
+        return finish(format, &summaries, invalid, status);
     }
 
     let jobs = (a.jobs as usize).min(sites.len()).max(1);
@@ -132,7 +154,28 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
     for w in workers {
         let _ = w.join();
     }
-    Ok(status)
+    finish(format, &summaries, invalid, status)
+}
+
+/// Prints the formats that cover all sites at once.
+fn finish(
+    format: OutputFormat,
+    summaries: &[SiteSummary],
+    invalid: usize,
+    status: Status,
+) -> Result<Status> {
+    match format {
+        OutputFormat::Nagios => {
+            let (text, state) = nagios::render(summaries, invalid);
+            super::out(text.trim_end())?;
+            Ok(state)
+        }
+        OutputFormat::Prometheus => {
+            super::out(openmetrics::render(summaries).trim_end())?;
+            Ok(status)
+        }
+        OutputFormat::Human | OutputFormat::Json => Ok(status),
+    }
 }
 
 /// The flags of `check` that are settings (see `certwatch_engine::settings`).
@@ -158,16 +201,17 @@ fn prepare(engine: &Engine, site: &Site) -> Prepared {
     engine.prepare(site, &probed.chain, Some(&probed), unix_now())
 }
 
-/// Sites from the arguments and `--file`; bad entries are reported and make the status UNKNOWN.
-fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, Status)> {
+/// Sites from the arguments and `--file`, and how many entries were bad
+/// (reported on stderr; they make the status UNKNOWN).
+fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, usize)> {
     let mut sites = Vec::new();
-    let mut status = Status::Ok;
+    let mut invalid = 0;
     for h in &a.hosts {
         match Site::parse(h, 443) {
             Ok(s) => sites.push(s),
             Err(e) => {
                 eprintln!("certwatch: {}", sanitize(&e.to_string()));
-                status = Status::Unknown;
+                invalid += 1;
             }
         }
     }
@@ -197,10 +241,10 @@ fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, Status)> {
                         n + 1,
                         sanitize(&e.to_string())
                     );
-                    status = Status::Unknown;
+                    invalid += 1;
                 }
             }
         }
     }
-    Ok((sites, status))
+    Ok((sites, invalid))
 }

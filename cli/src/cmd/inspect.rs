@@ -1,13 +1,15 @@
-//! `certwatch inspect`: the same analysis on a chain file, offline.
+//! `certwatch inspect`: the same analysis on a chain file, offline (any
+//! `--format`; no expiry rule, so no nagios thresholds).
 
 use anyhow::{Context as _, Result};
 use certwatch_engine::check::{unix_now, NoHistory};
+use certwatch_engine::format::{nagios, openmetrics, SiteSummary};
 use certwatch_engine::model::{parse_cert, split_chain};
 use certwatch_engine::probe::Site;
 use certwatch_engine::report::checked_json;
 use certwatch_engine::settings::Layer;
 
-use crate::args::InspectArgs;
+use crate::args::{InspectArgs, OutputFormat};
 use crate::ctx::Ctx;
 use crate::exit::Status;
 use crate::render;
@@ -49,10 +51,14 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<Status> {
         .prepare(&site, &ders, None, now)
         .with_context(|| format!("{}", a.chain.display()))?;
     let checked = engine.finish(&site, prepared, &mut NoHistory, now)?;
-    if a.json {
-        super::out(&checked_json(&checked).to_string())?;
-    } else {
-        super::out(render::checked(&checked, render::use_color()).trim_end())?;
-    }
+    let summary = || SiteSummary::from_checked(&checked);
+    // For one chain, the nagios state is the status below.
+    let text = match OutputFormat::chosen(a.format, a.json) {
+        OutputFormat::Json => checked_json(&checked).to_string(),
+        OutputFormat::Human => render::checked(&checked, render::use_color()),
+        OutputFormat::Nagios => nagios::render(&[summary()], 0).0,
+        OutputFormat::Prometheus => openmetrics::render(&[summary()]),
+    };
+    super::out(text.trim_end())?;
     Ok(Status::from(checked.verdict.severity))
 }
