@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package: target/debian/certwatch_<version>_<arch>.deb.
 #
-#   bash packaging/deb.sh            # release build (the one to install)
-#   bash packaging/deb.sh --debug    # the debug binaries the tests built (CI)
+#   bash packaging/deb.sh
 #
 # Needs cargo-deb (cargo install cargo-deb --locked), gzip and dpkg-deb.
 # Steps: build certwatch, certwatch-host and certwatchd each with its own
@@ -11,26 +10,19 @@
 # target/shipped/; generate with the built certwatch its man pages, the
 # completions, the systemd user unit (ExecStart=/usr/bin/certwatchd) and
 # the host manifests (path /usr/lib/certwatch/certwatch-host), plus the
-# extension's packages, into target/shipped/PROFILE/deb-assets/; then
+# extension's packages, into target/shipped/release/deb-assets/; then
 # `cargo deb --no-build` with [package.metadata.deb] of cli/Cargo.toml.
 # Prints the .deb's path on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=release
-case "${1:-}" in
-  "") ;;
-  --debug) profile=debug ;;
-  *) echo "usage: $0 [--debug]" >&2; exit 2 ;;
-esac
+[ $# = 0 ] || { echo "usage: $0" >&2; exit 2; }
 command -v cargo-deb >/dev/null || { echo "deb.sh: cargo-deb is missing: cargo install cargo-deb --locked" >&2; exit 3; }
 
 export CARGO_TARGET_DIR="$PWD/target/shipped"
-out="$CARGO_TARGET_DIR/$profile"
-cargo_profile=()
-[ "$profile" = release ] && cargo_profile=(--release)
+out="$CARGO_TARGET_DIR/release"
 for pair in certwatch-cli:certwatch certwatch-host:certwatch-host certwatchd:certwatchd; do
-  cargo build --quiet "${cargo_profile[@]}" -p "${pair%%:*}" --bin "${pair##*:}"
+  cargo build --quiet --release -p "${pair%%:*}" --bin "${pair##*:}"
 done
 
 cw="$out/certwatch"
@@ -63,12 +55,8 @@ done
 "$cw" extension package --out "$assets/extension" >/dev/null
 gzip -9n -c packaging/debian/changelog >"$assets/changelog.gz"
 
-deb_profile=()
-[ "$profile" = debug ] && deb_profile=(--profile dev)
-# --no-strip for debug: cargo-deb strips release binaries (symbols are not shipped).
-strip=()
-[ "$profile" = debug ] && strip=(--no-strip)
-cargo deb --quiet -p certwatch-cli --no-build "${deb_profile[@]}" "${strip[@]}" --output "$PWD/target/debian/"
+# cargo-deb strips the binaries (no debug symbols are shipped).
+cargo deb --quiet -p certwatch-cli --no-build --output "$PWD/target/debian/" >/dev/null
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 deb="$PWD/target/debian/certwatch_${version}_${arch}.deb"
