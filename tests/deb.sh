@@ -19,7 +19,7 @@ fail() { echo "deb: FAILED: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "not root (dpkg -i needs root)"
 command -v dpkg >/dev/null || skip "dpkg is not installed (not a Debian system)"
 command -v cargo-deb >/dev/null || skip "cargo-deb is not installed (cargo install cargo-deb --locked)"
-if dpkg-query -W -f='${Status}' certwatch 2>/dev/null | grep -q 'installed'; then
+if dpkg-query -W -f='${Status}' certwatch 2>/dev/null | grep -q ' installed$'; then
   skip "a certwatch package is already installed here; not touching it"
 fi
 # The name clash: some distributions ship an unrelated /usr/bin/certwatch
