@@ -25,6 +25,8 @@ if [ -d tests/browser/node_modules ]; then
 else
   echo "browser e2e: skipped: run 'npm ci --prefix tests/browser' first (.ci/run does)"
 fi
+echo "== Debian package (packaging/deb.sh: release build, lintian, dpkg -i, a loopback check, dpkg -r leaves nothing)"
+bash tests/deb.sh
 echo "== fuzz (short run; the long run is documented in fuzz/run.sh)"
 if command -v cargo-fuzz >/dev/null; then
   bash fuzz/run.sh "${FUZZ_RUNS:-20000}"

@@ -76,6 +76,10 @@ pub enum Command {
     Service(ServiceCommand),
     /// One step: the daemon as a user service plus the browser manifests (idempotent).
     Setup(SetupArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff); with --out DIR, write certwatch.1 and one page per subcommand.
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -535,4 +539,18 @@ pub struct ServiceArgs {
 pub struct SetupArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write certwatch.1 and certwatch-SUBCOMMAND.1 pages into DIR (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

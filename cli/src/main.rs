@@ -39,8 +39,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<Status> {
+    // Generated from the parser alone: no paths needed (a package build may have no HOME).
+    let command = match cli.command {
+        args::Command::Completions(a) => return cmd::manual::completions(a),
+        args::Command::Man(a) => return cmd::manual::man(a),
+        c => c,
+    };
     let ctx = ctx::Ctx::new(cli.global)?;
-    match cli.command {
+    match command {
         args::Command::Check(a) => cmd::check::run(&ctx, a),
         args::Command::Inspect(a) => cmd::inspect::run(&ctx, a),
         args::Command::History(a) => cmd::history::run(&ctx, a),
@@ -56,5 +62,7 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::Log(a) => cmd::daemon::log(&ctx, a),
         args::Command::Service(c) => cmd::service::run(&ctx, c),
         args::Command::Setup(a) => cmd::service::setup(&ctx, a),
+        args::Command::Completions(a) => cmd::manual::completions(a),
+        args::Command::Man(a) => cmd::manual::man(a),
     }
 }

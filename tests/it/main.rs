@@ -21,6 +21,7 @@ mod host;
 mod hostile;
 mod hub;
 mod interceptor;
+mod manpage;
 mod package;
 mod pins;
 mod pipeline;

@@ -197,11 +197,19 @@ pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("{}: cannot make absolute", p.display()))
 }
 
+/// `certwatch-host` next to this executable (a build, `cargo install`),
+/// else where the Debian package puts it, `PREFIX/lib/certwatch/` for a
+/// `PREFIX/bin/certwatch` (the host is not a user command).
 fn default_host_path() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot locate the certwatch executable")?;
     let exe = exe.canonicalize().unwrap_or(exe);
     let dir = exe
         .parent()
         .context("the certwatch executable has no parent directory")?;
-    Ok(dir.join(HOST_BINARY))
+    let beside = dir.join(HOST_BINARY);
+    let packaged = dir.join("../lib/certwatch").join(HOST_BINARY);
+    if !beside.is_file() && packaged.is_file() {
+        return Ok(packaged.canonicalize().unwrap_or(packaged));
+    }
+    Ok(beside)
 }

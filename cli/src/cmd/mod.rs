@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod extension;
 pub mod history;
 pub mod inspect;
+pub mod manual;
 pub mod pins;
 pub mod service;
 
