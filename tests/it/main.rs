@@ -24,4 +24,5 @@ mod package;
 mod pins;
 mod pipeline;
 mod privacy;
+mod starttls;
 mod tidy;
