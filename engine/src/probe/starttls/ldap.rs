@@ -36,7 +36,7 @@ fn ber_read<S: Read + Write + TimeoutStream>(w: &mut Wire<'_, S>, want: u8) -> S
         usize::from(first)
     } else {
         let n = usize::from(first & 0x7f);
-        if n == 0 || n > 3 {
+        if n == 0 || n > 4 {
             return fail(format!("unsupported BER length form 0x{first:02x}"));
         }
         let mut len = 0usize;
@@ -61,7 +61,7 @@ fn ber_elements(mut s: &[u8]) -> Option<Vec<(u8, &[u8])>> {
             (usize::from(first), 2)
         } else {
             let n = usize::from(first & 0x7f);
-            if n == 0 || n > 3 {
+            if n == 0 || n > 4 {
                 return None;
             }
             let bytes = s.get(2..2 + n)?;

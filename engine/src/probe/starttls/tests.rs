@@ -295,6 +295,10 @@ fn ldap_dialogue() {
     let mut long = ldap_reply(1, 0, b"", None);
     long.splice(1..2, [0x81, long[1]]);
     assert_eq!(run(StartTls::Ldap, &long).0, Ok(()));
+    // Active Directory's four-byte length form.
+    let mut ad = ldap_reply(1, 0, b"", None);
+    ad.splice(1..2, [0x84, 0, 0, 0, ad[1]]);
+    assert_eq!(run(StartTls::Ldap, &ad).0, Ok(()));
     err(
         StartTls::Ldap,
         &ldap_reply(1, 2, b"unsupported extended operation", None),
@@ -317,13 +321,13 @@ fn ldap_dialogue() {
     );
     err(
         StartTls::Ldap,
-        b"\x30\x84\x7f\xff\xff\xff",
+        b"\x30\x85\x00\x00\x00\x00\x10",
         "unsupported BER length",
     );
     err(
         StartTls::Ldap,
-        b"\x30\x83\x7f\xff\xff",
-        "announced a 8388607-byte",
+        b"\x30\x84\x7f\xff\xff\xff",
+        "announced a 2147483647-byte",
     );
     err(StartTls::Ldap, b"HTTP/1.1", "not an LDAP message");
     err(
