@@ -84,7 +84,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Sites as HOST[:PORT] (default port 443), [IPv6]:PORT, or https:// URLs.
+    /// Sites as HOST[:PORT] (default port 443), [IPv6]:PORT, https:// URLs, or smtp://, imap://, … (see --starttls).
     #[arg(value_name = "HOST[:PORT]")]
     pub hosts: Vec<String>,
     /// Read sites from FILE, one per line (`#` comments and blank lines ignored; `-` = stdin).
@@ -93,6 +93,10 @@ pub struct CheckArgs {
     /// Connect to ADDR:PORT instead, keeping SNI and the site identity (like curl --connect-to).
     #[arg(long, value_name = "ADDR:PORT")]
     pub connect: Option<String>,
+    /// Upgrade a plain connection with this protocol's STARTTLS first (default
+    /// port: the protocol's); URLs like smtp://HOST or imap://HOST do the same.
+    #[arg(long, value_name = "PROTO", value_parser = ["smtp", "submission", "imap", "pop3", "xmpp", "ldap", "postgres", "ftp"])]
+    pub starttls: Option<String>,
     /// Print one JSON object per site (one per line); the same as `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,

@@ -26,4 +26,5 @@ mod package;
 mod pins;
 mod pipeline;
 mod privacy;
+mod starttls;
 mod tidy;

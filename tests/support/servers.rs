@@ -1,6 +1,7 @@
 //! Real servers on 127.0.0.1 for the tests: a TLS server whose certificate
-//! can be swapped, a raw TCP server for hostile peers, and an HTTP CONNECT
-//! proxy that records what it was asked for.
+//! can be swapped, a STARTTLS server (a plain-text dialogue, then TLS), a raw
+//! TCP server for hostile peers, and an HTTP CONNECT proxy that records what
+//! it was asked for.
 
 use super::*;
 
@@ -108,6 +109,51 @@ impl Drop for TlsServer {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
     }
+}
+
+fn server_config(leaf: &Leaf) -> Arc<rustls::ServerConfig> {
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            leaf.chain
+                .iter()
+                .map(|d| CertificateDer::from(d.clone()))
+                .collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone())),
+        )
+        .unwrap(),
+    )
+}
+
+/// A STARTTLS server on 127.0.0.1: per connection, `dialogue` speaks the
+/// plain-text part; when it returns true the same socket runs a TLS
+/// handshake serving `leaf`. `dialogue` must not read past the client's
+/// upgrade command (the next bytes are the ClientHello).
+pub fn starttls_server(
+    leaf: &Leaf,
+    dialogue: impl Fn(&mut TcpStream) -> bool + Send + Sync + 'static,
+) -> SocketAddr {
+    let config = server_config(leaf);
+    raw_server(move |mut tcp| {
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+        if !dialogue(&mut tcp) {
+            return;
+        }
+        let Ok(mut conn) = rustls::ServerConnection::new(config.clone()) else {
+            return;
+        };
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        let _ = conn.complete_io(&mut tcp);
+    })
 }
 
 /// A raw TCP server that runs `handler` for each connection (hostile servers).

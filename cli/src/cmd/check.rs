@@ -16,7 +16,8 @@ use anyhow::{bail, Context as _, Result};
 use certwatch_engine::check::{self, unix_now, CheckError, Engine, ReadOnly};
 use certwatch_engine::format::{nagios, openmetrics, SiteSummary};
 use certwatch_engine::probe::proxy::ProcessEnv;
-use certwatch_engine::probe::Site;
+use certwatch_engine::probe::target::Target;
+use certwatch_engine::probe::{Site, StartTls};
 use certwatch_engine::report::{checked_json, error_json};
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::{parse_secs, Layer, Source};
@@ -33,7 +34,11 @@ const MAX_SITES: usize = 1_000_000;
 type Prepared = Result<check::Prepared, CheckError>;
 
 pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
-    let (sites, invalid) = collect_sites(&a)?;
+    let starttls = a.starttls.as_deref().and_then(StartTls::from_name);
+    let (targets, invalid) = collect_sites(&a, starttls)?;
+    let sites: Vec<Site> = targets.iter().map(|t| t.site.clone()).collect();
+    let protocols: Arc<Vec<Option<StartTls>>> =
+        Arc::new(targets.iter().map(|t| t.starttls).collect());
     let mut status = if invalid > 0 {
         Status::Unknown
     } else {
@@ -111,7 +116,7 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
 
     if sites.len() == 1 {
         let site = &sites[0];
-        let prepared = prepare(&engine, site);
+        let prepared = prepare(&engine, site, protocols[0]);
         status = status.worst(emit(site, prepared)?);
         return finish(format, &summaries, invalid, status);
     }
@@ -124,10 +129,12 @@ pub fn run(ctx: &Ctx, a: CheckArgs) -> Result<Status> {
         let queue = queue.clone();
         let tx = tx.clone();
         let engine = engine.clone();
+        let protocols = protocols.clone();
         workers.push(std::thread::spawn(move || loop {
             let next = queue.lock().ok().and_then(|mut q| q.next());
             let Some((i, site)) = next else { break };
-            if tx.send((i, prepare(&engine, &site))).is_err() {
+            let starttls = protocols.get(i).copied().flatten();
+            if tx.send((i, prepare(&engine, &site, starttls))).is_err() {
                 break;
             }
         }));
@@ -196,18 +203,19 @@ fn flags_layer(a: &CheckArgs) -> Result<Layer> {
     })
 }
 
-fn prepare(engine: &Engine, site: &Site) -> Prepared {
-    let probed = engine.probe(site, None, &ProcessEnv)?;
+fn prepare(engine: &Engine, site: &Site, starttls: Option<StartTls>) -> Prepared {
+    let probed = engine.probe_starttls(site, None, starttls, &ProcessEnv)?;
     engine.prepare(site, &probed.chain, Some(&probed), unix_now())
 }
 
-/// Sites from the arguments and `--file`, and how many entries were bad
+/// Sites from the arguments and `--file` (with `--starttls` or their URL's
+/// protocol), and how many entries were bad
 /// (reported on stderr; they make the status UNKNOWN).
-fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, usize)> {
+fn collect_sites(a: &CheckArgs, starttls: Option<StartTls>) -> Result<(Vec<Target>, usize)> {
     let mut sites = Vec::new();
     let mut invalid = 0;
     for h in &a.hosts {
-        match Site::parse(h, 443) {
+        match Target::parse(h, starttls) {
             Ok(s) => sites.push(s),
             Err(e) => {
                 eprintln!("certwatch: {}", sanitize(&e.to_string()));
@@ -232,7 +240,7 @@ fn collect_sites(a: &CheckArgs) -> Result<(Vec<Site>, usize)> {
             if sites.len() >= MAX_SITES {
                 bail!("{}: more than {MAX_SITES} sites", path.display());
             }
-            match Site::parse(entry, 443) {
+            match Target::parse(entry, starttls) {
                 Ok(s) => sites.push(s),
                 Err(e) => {
                     eprintln!(

@@ -29,7 +29,7 @@ use crate::ca::CaIdentity;
 use crate::ccadb::{disclosure, Table};
 use crate::model::{parse_chain, CertInfo, Error as CertError};
 use crate::probe::proxy::{proxy_for, Env};
-use crate::probe::{self, ProbeConfig, ProbeError, Probed, Site};
+use crate::probe::{self, ProbeConfig, ProbeError, Probed, Site, StartTls};
 use crate::store::{Store, StoreError};
 use crate::trust::{Classifier, Trust};
 use crate::verdict::{judge, Evidence, ExpiryPolicy, History, Input, Verdict};
@@ -225,7 +225,20 @@ impl Engine {
         connect: Option<&str>,
         env: &dyn Env,
     ) -> Result<Probed, CheckError> {
+        self.probe_starttls(site, connect, self.probe.starttls, env)
+    }
+
+    /// [`Engine::probe`], upgrading with `starttls` first (a check target's
+    /// protocol: `smtp://…`, `--starttls`).
+    pub fn probe_starttls(
+        &self,
+        site: &Site,
+        connect: Option<&str>,
+        starttls: Option<StartTls>,
+        env: &dyn Env,
+    ) -> Result<Probed, CheckError> {
         let mut cfg = self.probe.clone();
+        cfg.starttls = starttls;
         if let Some(c) = connect {
             cfg.connect_to = Some(c.to_string());
         }

@@ -121,6 +121,7 @@ impl Engine {
                 handshake_timeout: s.handshake_timeout,
                 connect_to: None,
                 proxy: None,
+                starttls: None,
             },
             user_evidence: Vec::new(),
             evidence,

@@ -5,9 +5,12 @@
 //! rustls with the ring provider and the accept-any verifier in [`danger`],
 //! sends SNI = the site's host (not for IP literals), and sends no
 //! application data. Memory is bounded by rustls's own message-size limits.
+//! With STARTTLS ([`starttls`]) the protocol's plain-text dialogue runs
+//! first, under the same handshake deadline.
 
 pub mod danger;
 pub mod proxy;
+pub mod starttls;
 pub mod target;
 
 use std::io::{Read, Write};
@@ -19,6 +22,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::model::MAX_CHAIN_LEN;
+pub use starttls::StartTls;
 pub use target::Site;
 
 /// How to reach a site.
@@ -26,12 +30,14 @@ pub use target::Site;
 pub struct ProbeConfig {
     /// TCP connect timeout, per address.
     pub connect_timeout: Duration,
-    /// Whole-handshake timeout (after connect).
+    /// Whole-handshake timeout (after connect; the STARTTLS dialogue included).
     pub handshake_timeout: Duration,
     /// Connect here instead of resolving the site (`--connect ADDR:PORT`).
     pub connect_to: Option<String>,
     /// Tunnel through this proxy.
     pub proxy: Option<proxy::Proxy>,
+    /// Upgrade a plain connection with this protocol's STARTTLS first.
+    pub starttls: Option<StartTls>,
 }
 
 impl Default for ProbeConfig {
@@ -41,6 +47,7 @@ impl Default for ProbeConfig {
             handshake_timeout: Duration::from_secs(10),
             connect_to: None,
             proxy: None,
+            starttls: None,
         }
     }
 }
@@ -107,6 +114,17 @@ pub enum ProbeError {
         /// Where.
         addr: String,
     },
+    /// The STARTTLS dialogue failed before the handshake: the server does
+    /// not offer it, refused, stalled, or said too much.
+    #[error("STARTTLS ({protocol}) with {addr} failed: {detail}")]
+    StartTls {
+        /// Where.
+        addr: String,
+        /// The protocol's name (`smtp`, `imap`, …).
+        protocol: &'static str,
+        /// One line: what the server said (sanitised, truncated).
+        detail: String,
+    },
 }
 
 impl ProbeError {
@@ -119,6 +137,7 @@ impl ProbeError {
             ProbeError::Timeout { .. } => "timeout",
             ProbeError::Handshake { .. } => "handshake",
             ProbeError::NoCertificate { .. } => "no_certificate",
+            ProbeError::StartTls { .. } => "starttls",
         }
     }
 }
@@ -154,7 +173,19 @@ pub fn probe(site: &Site, cfg: &ProbeConfig) -> Result<Probed, ProbeError> {
         None => dial_tcp(&dial, cfg.connect_timeout)?,
     };
     let addr = peer.map(|p| p.to_string()).unwrap_or(dial);
-    handshake(&mut tcp, site, cfg.handshake_timeout, &addr).map(|mut p| {
+    let mut timeout = cfg.handshake_timeout;
+    if let Some(protocol) = cfg.starttls {
+        let start = Instant::now();
+        starttls::negotiate(&mut tcp, protocol, &site.host, timeout).map_err(|f| {
+            ProbeError::StartTls {
+                addr: addr.clone(),
+                protocol: protocol.name(),
+                detail: f.0,
+            }
+        })?;
+        timeout = timeout.saturating_sub(start.elapsed());
+    }
+    handshake(&mut tcp, site, timeout, &addr).map(|mut p| {
         p.peer = peer;
         p
     })

@@ -1,6 +1,12 @@
-//! Site identities: `HOST[:PORT]`, `[v6]:PORT`, bare IPv6, and `https://` URLs.
+//! Site identities: `HOST[:PORT]`, `[v6]:PORT`, bare IPv6, and `https://` URLs;
+//! check targets: a site plus the STARTTLS protocol its URL scheme or
+//! `--starttls` names (`smtp://`, `imap://`, …; `smtps://`, `imaps://`,
+//! `pop3s://`, `ldaps://` are plain TLS). The protocol is how to reach the
+//! site, not part of its identity: the history key stays host and port.
 
 use std::fmt;
+
+use super::starttls::StartTls;
 
 /// A site: the host name (or IP literal, without brackets) and port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,6 +103,64 @@ impl Site {
     }
 }
 
+/// A site to check and how to reach its TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The site (host and port: the history key).
+    pub site: Site,
+    /// Upgrade with this protocol's STARTTLS first; `None` = TLS from the first byte.
+    pub starttls: Option<StartTls>,
+}
+
+/// Implicit-TLS URL schemes and their ports.
+const TLS_SCHEMES: [(&str, u16); 5] = [
+    ("https", 443),
+    ("smtps", 465),
+    ("imaps", 993),
+    ("pop3s", 995),
+    ("ldaps", 636),
+];
+
+impl Target {
+    /// Parses what [`Site::parse`] takes, plus the URL schemes of
+    /// [`StartTls`] (`smtp://HOST[:PORT]`, `postgres://USER@HOST/DB`, …)
+    /// and the implicit-TLS schemes. `flag` is `--starttls`: it sets the
+    /// default port of a plain `HOST` and must agree with a URL's scheme.
+    /// On a protocol's implicit-TLS port (465, 993, 995, 636) the connection
+    /// is plain TLS.
+    pub fn parse(input: &str, flag: Option<StartTls>) -> Result<Target, SiteError> {
+        let err = |why| SiteError {
+            input: input.chars().take(80).collect(),
+            why,
+        };
+        let trimmed = input.trim();
+        let (protocol, default_port, authority) = match trimmed.split_once("://") {
+            Some((scheme, rest)) => {
+                let scheme = scheme.to_ascii_lowercase();
+                let (protocol, port) = if let Some(p) = StartTls::from_name(&scheme) {
+                    (Some(p), p.default_port())
+                } else if let Some((_, port)) = TLS_SCHEMES.iter().find(|(s, _)| *s == scheme) {
+                    (None, *port)
+                } else {
+                    return Err(err("unknown URL scheme"));
+                };
+                if flag.is_some() && flag != protocol {
+                    return Err(err("the URL scheme contradicts --starttls"));
+                }
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                let authority = &rest[..end];
+                // postgres://user:password@host/db: the user part is not the site.
+                let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                (protocol, port, authority)
+            }
+            None => (flag, flag.map_or(443, StartTls::default_port), trimmed),
+        };
+        let site = Site::parse(authority, default_port).map_err(|e| err(e.why))?;
+        let starttls = protocol.filter(|p| p.implicit_tls_port() != Some(site.port));
+        Ok(Target { site, starttls })
+    }
+}
+
 fn parse_port(p: &str) -> Option<u16> {
     p.parse::<u16>().ok().filter(|&n| n != 0)
 }
@@ -136,5 +200,70 @@ mod tests {
             assert!(Site::parse(bad, 443).is_err(), "{bad:?} should fail");
         }
         assert_eq!(Site::parse("[::1]:8", 443).unwrap().to_string(), "[::1]:8");
+    }
+
+    #[test]
+    fn target_table() {
+        use StartTls::*;
+        let ok: [(&str, Option<StartTls>, &str, Option<StartTls>); 20] = [
+            ("example.com", None, "example.com:443", None),
+            ("https://example.com/x", None, "example.com:443", None),
+            ("smtp://mx.test", None, "mx.test:25", Some(Smtp)),
+            ("SMTP://mx.test:2525", None, "mx.test:2525", Some(Smtp)),
+            (
+                "submission://mx.test",
+                None,
+                "mx.test:587",
+                Some(Submission),
+            ),
+            ("imap://mx.test/INBOX", None, "mx.test:143", Some(Imap)),
+            ("pop3://mx.test", None, "mx.test:110", Some(Pop3)),
+            ("xmpp://chat.test", None, "chat.test:5222", Some(Xmpp)),
+            ("ldap://dir.test/dc=test", None, "dir.test:389", Some(Ldap)),
+            (
+                "postgres://u:p@db.test/app",
+                None,
+                "db.test:5432",
+                Some(Postgres),
+            ),
+            (
+                "postgresql://db.test:6543",
+                None,
+                "db.test:6543",
+                Some(Postgres),
+            ),
+            ("ftp://[::1]", None, "[::1]:21", Some(Ftp)),
+            ("smtps://mx.test", None, "mx.test:465", None),
+            ("imaps://mx.test", None, "mx.test:993", None),
+            ("pop3s://mx.test", None, "mx.test:995", None),
+            ("ldaps://dir.test", None, "dir.test:636", None),
+            ("mx.test", Some(Submission), "mx.test:587", Some(Submission)),
+            ("mx.test:2525", Some(Smtp), "mx.test:2525", Some(Smtp)),
+            ("smtp://mx.test", Some(Smtp), "mx.test:25", Some(Smtp)),
+            // An implicit-TLS port is plain TLS, whatever the protocol says.
+            ("imap://mx.test:993", None, "mx.test:993", None),
+        ];
+        for (input, flag, site, starttls) in ok {
+            let t = Target::parse(input, flag).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(
+                (t.site.to_string().as_str(), t.starttls),
+                (site, starttls),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            Target::parse("mx.test:465", Some(Smtp)).unwrap().starttls,
+            None
+        );
+        for (bad, flag) in [
+            ("gopher://x.test", None),
+            ("smtp://", None),
+            ("smtp://mx.test", Some(Imap)),
+            ("smtps://mx.test", Some(Smtp)),
+            ("https://x.test", Some(Ftp)),
+            ("imap://mx.test:0", None),
+        ] {
+            assert!(Target::parse(bad, flag).is_err(), "{bad:?} should fail");
+        }
     }
 }
