@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use certwatch_engine::client::{Body, Reply};
+
 use certwatch_engine::check::browser::{self, decode_chain, Visit};
 use certwatch_engine::check::{unix_now, CheckError, Locked};
 use certwatch_engine::probe::proxy::ProcessEnv;
@@ -23,6 +25,33 @@ use certwatch_engine::store::watch;
 use certwatch_engine::verdict::Severity;
 
 use crate::server::Shared;
+
+/// What a browser visit needs of the daemon's config, resolved when the
+/// config is (re)loaded, not per visit.
+#[derive(Debug, Clone)]
+pub struct Browsing {
+    /// The engine uses the built-in public roots (see `check::browser::visit`).
+    pub builtin_roots: bool,
+    /// Seconds a probe answers repeat visits (`probe_cache`).
+    pub probe_ttl: i64,
+    /// `browser_recheck`, seconds.
+    pub rechecks: Vec<i64>,
+}
+
+impl Browsing {
+    /// From the config and the environment (as the engine's settings).
+    pub fn of(config: &certwatch_engine::config::Config) -> Browsing {
+        let settings = crate::server::settings(config).ok();
+        Browsing {
+            builtin_roots: settings.as_ref().is_none_or(|s| s.roots.is_none()),
+            probe_ttl: settings.as_ref().map_or(
+                i64::from(certwatch_engine::settings::DEFAULT_PROBE_CACHE),
+                |s| i64::from(s.probe_cache),
+            ),
+            rechecks: config.recheck_delays().unwrap_or_default(),
+        }
+    }
+}
 
 /// Re-checks still to come, by site (pure bookkeeping).
 #[derive(Debug, Default)]
@@ -105,15 +134,9 @@ impl Shared {
             is_builtin_root,
             ip,
         };
-        let (engine, builtin_roots, delays) = {
+        let (engine, b) = {
             let mut inner = self.lock();
-            let settings = inner.settings().ok();
-            let builtin = settings.as_ref().is_none_or(|s| s.roots.is_none());
-            if let (Some(s), Ok(mut p)) = (&settings, self.probes.lock()) {
-                p.set_ttl(i64::from(s.probe_cache));
-            }
-            let delays = inner.config.recheck_delays().unwrap_or_default();
-            (inner.current_engine(), builtin, delays)
+            (inner.current_engine(), inner.browsing.clone())
         };
         let now = unix_now();
         let visited = browser::visit(
@@ -122,7 +145,7 @@ impl Shared {
             &self.probes,
             &ProcessEnv,
             &mut Locked(self),
-            builtin_roots,
+            b.builtin_roots,
             now,
         )
         .map_err(|e: CheckError| err(e.kind(), e.to_string()))?;
@@ -133,7 +156,7 @@ impl Shared {
         if c.verdict.severity >= Severity::Warning {
             tracing::info!(site = %c.site, severity = c.verdict.severity.as_str(), "browser finding");
             crate::alert::maybe_alert(self, c);
-            self.plan_rechecks(&c.site, now, &delays);
+            self.plan_rechecks(&c.site, now, &b.rechecks);
         }
         Ok(visited.json)
     }
@@ -232,6 +255,14 @@ impl Shared {
                 format!("{site}: never checked, nothing to accept"),
             )),
         }
+    }
+}
+
+/// The IPC reply of a hub request.
+pub(crate) fn reply(id: Value, r: Result<Value, HubError>) -> Reply {
+    match r {
+        Ok(result) => Reply::ok(id, Body::Checked { result }),
+        Err((kind, message)) => Reply::err(id, &kind, message),
     }
 }
 

@@ -28,7 +28,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-use certwatch_engine::check::browser::ProbeCache;
+use certwatch_engine::check::browser::{ProbeCache, PROBE_CACHE_SITES};
 use certwatch_engine::check::{unix_now, CheckError, Checked, Engine, Locked, StoreLock};
 use certwatch_engine::client::{Body, DaemonStatus, Reply, Request, MAX_LINE, PROTOCOL_VERSION};
 use certwatch_engine::config::Config;
@@ -48,6 +48,8 @@ pub struct Inner {
     pub(crate) config: Config,
     pub(crate) paths: Paths,
     config_error: Option<String>,
+    /// What browser visits need of the config, resolved once per (re)load.
+    pub(crate) browsing: crate::hub::Browsing,
 }
 
 /// Shared daemon state.
@@ -97,6 +99,7 @@ impl Inner {
             store,
             engine: Arc::new(engine),
             stamp,
+            browsing: crate::hub::Browsing::of(&config),
             config,
             paths,
             config_error: None,
@@ -112,6 +115,7 @@ impl Inner {
         });
         match result {
             Ok((c, engine)) => {
+                self.browsing = crate::hub::Browsing::of(&c);
                 self.config = c;
                 self.engine = Arc::new(engine);
                 self.stamp = self.store.change_stamp().ok();
@@ -134,8 +138,7 @@ impl Inner {
 
     /// The settings the engine was built from (config.toml < environment).
     pub(crate) fn settings(&self) -> Result<Settings, String> {
-        let env = Layer::from_env(&ProcessEnv)?;
-        Ok(Settings::resolve(&[Layer::from_config(&self.config), env]))
+        settings(&self.config)
     }
 
     /// Swaps in a new CCADB table; checks in flight keep the old one.
@@ -183,10 +186,11 @@ impl StoreLock for Shared {
 impl Shared {
     /// New shared state.
     pub fn new(inner: Inner) -> Arc<Shared> {
+        let probes = ProbeCache::new(inner.browsing.probe_ttl, PROBE_CACHE_SITES);
         Arc::new(Shared {
             inner: Mutex::new(inner),
             wake: Notify::new(),
-            probes: Mutex::new(ProbeCache::default()),
+            probes: Mutex::new(probes),
             rechecks: Mutex::new(crate::hub::Rechecks::default()),
             metrics: Mutex::default(),
             notify_failed: AtomicBool::new(false),
@@ -229,7 +233,12 @@ impl Shared {
 
     /// Re-reads config.toml (IPC `reload`, SIGHUP).
     pub fn reload(&self) -> Result<(), String> {
-        self.lock().reload()
+        let mut inner = self.lock();
+        inner.reload()?;
+        if let Ok(mut p) = self.probes.lock() {
+            p.set_ttl(inner.browsing.probe_ttl);
+        }
+        Ok(())
     }
 
     /// Checks every due watched site (blocking). Returns how many.
@@ -391,32 +400,25 @@ impl Shared {
                 tls_state,
                 is_builtin_root,
                 ip,
-            } => hub_reply(
+            } => crate::hub::reply(
                 id,
                 site(&host, port)
                     .map_err(|e| ("bad_request".into(), e))
                     .and_then(|s| self.browser_check(s, chain, tls_state, is_builtin_root, ip)),
             ),
-            Request::History { host, port } => hub_reply(
+            Request::History { host, port } => crate::hub::reply(
                 id,
                 site(&host, port)
                     .map_err(|e| ("bad_request".into(), e))
                     .and_then(|s| self.history(&s)),
             ),
-            Request::Accept { host, port } => hub_reply(
+            Request::Accept { host, port } => crate::hub::reply(
                 id,
                 site(&host, port)
                     .map_err(|e| ("bad_request".into(), e))
                     .and_then(|s| self.accept(&s)),
             ),
         }
-    }
-}
-
-fn hub_reply(id: Value, r: Result<Value, crate::hub::HubError>) -> Reply {
-    match r {
-        Ok(result) => Reply::ok(id, Body::Checked { result }),
-        Err((kind, message)) => Reply::err(id, &kind, message),
     }
 }
 
