@@ -196,13 +196,19 @@ pub fn caa_json(c: &CaaEvidence) -> Value {
 
 /// The JSON object for a check that could not reach a verdict.
 pub fn error_json(site: &Site, at: i64, e: &CheckError) -> Value {
+    unknown_json(site, at, e.kind(), &e.to_string())
+}
+
+/// The `severity: "unknown"` object for a failure of kind `kind` (also a
+/// failure the daemon reported, relayed by the native host).
+pub fn unknown_json(site: &Site, at: i64, kind: &str, message: &str) -> Value {
     json!({
         "host": site.host,
         "port": site.port,
         "checked_at": rfc3339(at),
         "severity": "unknown",
         "reasons": [],
-        "error": {"kind": e.kind(), "message": e.to_string()},
+        "error": {"kind": kind, "message": message},
     })
 }
 

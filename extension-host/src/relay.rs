@@ -15,7 +15,7 @@ use certwatch_engine::check::unix_now;
 use certwatch_engine::client::{self, Client, Request as Ipc};
 use certwatch_engine::paths::Paths;
 use certwatch_engine::probe::Site;
-use certwatch_engine::report::rfc3339;
+use certwatch_engine::report::unknown_json;
 use serde_json::{json, Value};
 
 use crate::backend::{Backend, DirectBackend, Failure};
@@ -131,14 +131,7 @@ fn answer(reply: &Value) -> Result<Value, Failure> {
 /// The `severity: unknown` object of a failed relayed check.
 fn unknown(site: &Site, f: Failure) -> Failure {
     Failure {
-        result: Some(json!({
-            "host": site.host,
-            "port": site.port,
-            "checked_at": rfc3339(unix_now()),
-            "severity": "unknown",
-            "reasons": [],
-            "error": {"kind": f.kind, "message": f.message},
-        })),
+        result: Some(unknown_json(site, unix_now(), &f.kind, &f.message)),
         ..f
     }
 }
