@@ -16,6 +16,7 @@ mod ct_builtin;
 mod ct_vectors;
 mod ct_watch;
 mod daemon;
+mod extension;
 mod formats;
 mod host;
 mod hostile;
