@@ -403,6 +403,38 @@ pub enum CtCommand {
     Update(CtUpdateArgs),
     /// Show the log lists in use and their logs.
     Show(CtShowArgs),
+    /// Certificates CT logged for a domain, from a search service, each with its CA operator and
+    /// whether it is familiar. Exit 1 when an unexpired one is not, 3 when the search failed.
+    Issuances(CtIssuancesArgs),
+    /// Mark a certificate as expected (by SHA-256, or a PEM/DER file): CT watches stop warning about it.
+    Authorize(CtAuthorizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CtIssuancesArgs {
+    /// The domain.
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    /// The search service: crt.sh-compatible (default https://crt.sh/) or certspotter's API (a URL
+    /// naming /v1/issuances or api.certspotter.com). Default: config `ct_search_url`.
+    #[arg(long, value_name = "URL")]
+    pub search_url: Option<String>,
+    /// Include expired certificates.
+    #[arg(long)]
+    pub include_expired: bool,
+    /// Include certificates for subdomains (of any depth).
+    #[arg(long)]
+    pub include_subdomains: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CtAuthorizeArgs {
+    /// The certificate's SHA-256 (hex), or a PEM/DER file of it.
+    #[arg(value_name = "SHA256|CERT.pem")]
+    pub cert: String,
 }
 
 #[derive(Debug, Args)]
@@ -477,6 +509,13 @@ pub struct WatchAddArgs {
     /// Connect to ADDR:PORT instead, keeping SNI and the site identity.
     #[arg(long, value_name = "ADDR:PORT")]
     pub connect: Option<String>,
+    /// Also watch Certificate Transparency for the domain: the daemon asks the search service
+    /// (config `ct_search_url`) every `ct_watch_every` which certificates were issued for it.
+    #[arg(long)]
+    pub ct: bool,
+    /// With --ct: its subdomains too.
+    #[arg(long, requires = "ct")]
+    pub include_subdomains: bool,
 }
 
 #[derive(Debug, Args)]

@@ -92,14 +92,51 @@ pub fn maybe_alert(shared: &Shared, c: &Checked) {
         }
     };
     tracing::warn!(alert = id, site = %c.site, severity = c.verdict.severity.as_str(), "{title}");
+    deliver(
+        shared,
+        id,
+        &title,
+        &body,
+        c.verdict.severity,
+        json,
+        notifications,
+        hook,
+    );
+}
+
+/// Notifies (desktop, hook) an alert stored elsewhere (the CT watch stores
+/// its alerts in the transaction that records the issuance).
+pub fn notify(shared: &Shared, id: i64, title: &str, body: &str, sev: Severity, json: String) {
+    let (notifications, hook) = {
+        let inner = shared.lock();
+        let config = &inner.config;
+        (
+            config.notifications,
+            (config.hook.clone(), config.hook_timeout()),
+        )
+    };
+    tracing::warn!(alert = id, severity = sev.as_str(), "{title}");
+    deliver(shared, id, title, body, sev, json, notifications, hook);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deliver(
+    shared: &Shared,
+    id: i64,
+    title: &str,
+    body: &str,
+    sev: Severity,
+    json: String,
+    notifications: bool,
+    (hook, timeout): (Vec<String>, Duration),
+) {
     if notifications {
         // Notification servers may render markup: certificate text must not.
-        let (title, body) = (escape_markup(&title), escape_markup(&body));
-        if let Err(e) = desktop(&title, &body, c.verdict.severity) {
+        let (title, body) = (escape_markup(title), escape_markup(body));
+        if let Err(e) = desktop(&title, &body, sev) {
             note_notify_failure(shared, &e);
         }
     }
-    let (hook, timeout) = hook;
     if !hook.is_empty() {
         run_hook(hook, id, json, timeout);
     }

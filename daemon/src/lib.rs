@@ -8,6 +8,8 @@
 pub mod alert;
 pub mod ccadb_refresh;
 pub mod ct_refresh;
+pub mod ct_watch;
 pub mod hub;
 pub mod metrics;
 pub mod server;
+mod tasks;

@@ -56,6 +56,8 @@ pub struct Inner {
 pub struct Shared {
     inner: Mutex<Inner>,
     pub(crate) wake: Notify,
+    /// Wakes the CT watcher (a watch changed).
+    pub(crate) ct_wake: Notify,
     /// Recent probes of sites the browser visited (see `check::browser`).
     pub(crate) probes: Mutex<ProbeCache>,
     /// Re-checks of sites the browser found suspicious.
@@ -190,6 +192,7 @@ impl Shared {
         Arc::new(Shared {
             inner: Mutex::new(inner),
             wake: Notify::new(),
+            ct_wake: Notify::new(),
             probes: Mutex::new(probes),
             rechecks: Mutex::new(crate::hub::Rechecks::default()),
             metrics: Mutex::default(),
@@ -242,7 +245,7 @@ impl Shared {
     }
 
     /// Checks every due watched site (blocking). Returns how many.
-    fn run_due(&self) -> usize {
+    pub(crate) fn run_due(&self) -> usize {
         let now = unix_now();
         let due: Vec<watch::Watch> = match watch::list(&self.lock().store) {
             Ok(l) => l.into_iter().filter(|w| w.next_due <= now).collect(),
@@ -271,11 +274,17 @@ impl Shared {
         due.len()
     }
 
-    fn next_due(&self) -> Option<i64> {
+    pub(crate) fn next_due(&self) -> Option<i64> {
         let watched = watch::list(&self.lock().store)
             .ok()
             .and_then(|l| l.iter().map(|w| w.next_due).min());
         [watched, self.next_recheck()].into_iter().flatten().min()
+    }
+
+    /// A watch changed: wake the scheduler and the CT watcher.
+    fn poke(&self) {
+        self.wake.notify_one();
+        self.ct_wake.notify_one();
     }
 
     /// Answers one request line's JSON object (blocking).
@@ -367,7 +376,7 @@ impl Shared {
                     unix_now(),
                 );
                 drop(inner);
-                self.wake.notify_one();
+                self.poke();
                 match r {
                     Ok(()) => Reply::ok(id, Body::Done {}),
                     Err(e) => Reply::err(id, "store", e.to_string()),
@@ -379,14 +388,14 @@ impl Shared {
                     Err(e) => return Reply::err(id, "bad_request", e),
                 };
                 let r = watch::remove(&mut self.lock().store, &site, unix_now());
-                self.wake.notify_one();
+                self.poke();
                 match r {
                     Ok(removed) => Reply::ok(id, Body::Removed { removed }),
                     Err(e) => Reply::err(id, "store", e.to_string()),
                 }
             }
             Request::WatchChanged => {
-                self.wake.notify_one();
+                self.poke();
                 Reply::ok(id, Body::Done {})
             }
             Request::Reload => match self.reload() {
@@ -457,21 +466,7 @@ pub async fn run(
     use std::os::unix::fs::MetadataExt;
     let own_uid = std::fs::metadata(&socket).map(|m| m.uid()).ok();
     let mut tasks = tokio::task::JoinSet::new();
-    {
-        let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.spawn(async move { scheduler(shared, &mut shutdown).await });
-    }
-    {
-        let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.spawn(async move { crate::ct_refresh::refresher(shared, &mut shutdown).await });
-    }
-    {
-        let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.spawn(async move { crate::ccadb_refresh::ccadb(shared, &mut shutdown).await });
-    }
+    crate::tasks::spawn_background(&mut tasks, &shared, &shutdown);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -560,40 +555,6 @@ async fn connection(
         }
         if buf.len() > MAX_LINE {
             return;
-        }
-    }
-}
-
-/// Sleeps until the earliest due watch (no wake-ups when nothing is due),
-/// or until woken by an IPC change, then checks what is due.
-async fn scheduler(shared: Arc<Shared>, shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    crate::metrics::at_start(&shared).await;
-    loop {
-        let s = shared.clone();
-        let next = tokio::task::spawn_blocking(move || s.next_due())
-            .await
-            .ok()
-            .flatten();
-        let sleep = async {
-            match next {
-                Some(t) => {
-                    let wait = (t - unix_now()).max(0) as u64;
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = shared.wake.notified() => continue,
-            _ = sleep => {
-                let s = shared.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    s.run_due();
-                    s.run_rechecks();
-                })
-                .await;
-            }
         }
     }
 }

@@ -82,6 +82,15 @@ pub struct Config {
     /// node_exporter's textfile collector; the directory must exist.
     #[serde(default)]
     pub metrics_textfile: Option<PathBuf>,
+    /// The CT search service of `ct issuances` and CT watches: a
+    /// crt.sh-compatible search (default `https://crt.sh/`) or certspotter's
+    /// API (a URL naming `/v1/issuances` or api.certspotter.com).
+    #[serde(default)]
+    pub ct_search_url: Option<String>,
+    /// How often the daemon asks the search service about a CT-watched
+    /// domain (default 1h; at least 1s).
+    #[serde(default)]
+    pub ct_watch_every: Option<String>,
 }
 
 fn yes() -> bool {
@@ -116,6 +125,8 @@ impl Default for Config {
             ct_refresh: None,
             ct_list_url: None,
             metrics_textfile: None,
+            ct_search_url: None,
+            ct_watch_every: None,
         }
     }
 }
@@ -193,6 +204,16 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
                 "{file}: metrics_textfile: must be an absolute file path"
             ));
         }
+    }
+    if let Some(u) = &c.ct_search_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            return Err(format!(
+                "{file}: ct_search_url: expected an http(s):// URL, got {u:?}"
+            ));
+        }
+    }
+    if let Some(e) = &c.ct_watch_every {
+        crate::schedule::parse_delay(e).map_err(|err| format!("{file}: ct_watch_every: {err}"))?;
     }
     if let Some(d) = &c.dns_server {
         crate::settings::parse_dns_server(&format!("{file}: dns_server"), d)?;

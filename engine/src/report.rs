@@ -235,3 +235,29 @@ pub fn timeline_json(site: &Site, timeline: &[crate::store::TimelineEntry]) -> V
         .collect();
     json!({"host": site.host, "port": site.port, "sightings": entries})
 }
+
+/// One issuance as JSON (`ct issuances --json`, the daemon's alerts).
+pub fn issuance_json(a: &crate::ct::watch::familiar::Assessed) -> Value {
+    let i = &a.issuance;
+    json!({
+        "sha256": i.sha256,
+        "precert_sha256": i.precert_sha256,
+        "precert_only": i.precert,
+        "serial": i.serial,
+        "names": i.names,
+        "not_before": i.not_before.map(rfc3339),
+        "not_after": i.not_after.map(rfc3339),
+        "expired": a.expired,
+        "issuer": {
+            "name": i.issuer,
+            "spki_sha256": i.issuer_spki,
+            "key": i.issuer_key.as_str(),
+        },
+        "operator": a.ca.operator,
+        "ca_owner": a.ca.ca_owner,
+        "familiar": a.familiar.is_some(),
+        "familiar_by": a.familiar.map(|f| f.as_str()),
+        "source": i.source,
+        "id": i.id,
+    })
+}

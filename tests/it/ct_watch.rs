@@ -4,32 +4,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use certwatch_engine::ca::CaIdentity;
-use certwatch_engine::ccadb::disclosure::OperatorSource;
-use certwatch_engine::ct::watch::{self, CrtSh, CtSearch, LogMonitor, Polite, WatchError};
+use certwatch_engine::ct::watch::{CrtSh, CtSearch, LogMonitor, Polite, Query, Search, WatchError};
 use certwatch_engine::ct::LogList;
 use certwatch_engine::model::parse_cert;
-use certwatch_engine::trust::TrustKind;
 use certwatch_tests::ctlog::{b64, entry_precert, entry_x509, list_json, now_ms, TestLog};
 use certwatch_tests::{http_server, Ca};
 
 fn polite(min_secs: u64) -> Polite {
     Polite::new(None, std::time::Duration::from_secs(min_secs)).unwrap()
-}
-
-fn known(org: &str, intermediate: &str) -> CaIdentity {
-    CaIdentity {
-        owner: org.into(),
-        root: format!("{org} Root"),
-        root_spki: "x".into(),
-        issuer_org: Some(org.into()),
-        intermediate: intermediate.into(),
-        intermediate_spki: None,
-        trust: TrustKind::Public,
-        operator: Some(org.into()),
-        operator_source: OperatorSource::CcadbIntermediate,
-        ca_owner: None,
-    }
 }
 
 fn query_param<'a>(target: &'a str, key: &str) -> Option<&'a str> {
@@ -41,13 +23,16 @@ fn query_param<'a>(target: &'a str, key: &str) -> Option<&'a str> {
 }
 
 #[test]
-fn crtsh_backend_search_cache_unfamiliar_and_errors() {
+fn crtsh_backend_search_position_and_errors() {
     let rows = br#"[
       {"issuer_ca_id":1,"issuer_name":"C=US, O=Let's Encrypt, CN=R3","common_name":"www.example.test","name_value":"www.example.test","id":1,"entry_timestamp":"2026-01-01T00:00:00.000","not_before":"2026-01-01T00:00:00","not_after":"2026-04-01T00:00:00","serial_number":"01"},
       {"issuer_ca_id":2,"issuer_name":"C=XX, O=Rogue Trust, CN=Rogue CA 1","common_name":"login.example.test","name_value":"login.example.test\nexample.test","id":2,"entry_timestamp":"2026-02-01T00:00:00.000","not_before":"2026-02-01T00:00:00","not_after":"2026-05-01T00:00:00","serial_number":"02"}
     ]"#
     .to_vec();
     let (base, hits) = http_server(Arc::new(move |t: &str| {
+        if query_param(t, "d").is_some() {
+            return (200, vec![], b"<html>no such certificate</html>".to_vec());
+        }
         assert!(t.contains("output=json"), "{t}");
         match query_param(t, "q") {
             Some(q) if q.ends_with("example.test") => (200, vec![], rows.clone()),
@@ -60,28 +45,34 @@ fn crtsh_backend_search_cache_unfamiliar_and_errors() {
             _ => (200, vec![], b"<html>not json</html>".to_vec()),
         }
     }));
-    let domains = vec!["example.test".to_string()];
+    let q = |d: &str| Query::new(d, true, true);
     let mut s = CrtSh::new(&base, polite(0));
-    let found = s.poll(&domains).unwrap();
-    assert_eq!(found.len(), 2);
+    let page = s.search(&q("example.test"), None).unwrap();
+    assert_eq!(page.issuances.len(), 2);
     let n = hits.load(Ordering::SeqCst);
-    assert_eq!(n, 2, "one query for the subdomains, one for the apex");
-    let rogue = watch::unfamiliar(&found, &[known("Let's Encrypt", "R3")]);
-    assert_eq!(rogue.len(), 1);
-    assert_eq!(rogue[0].issuer_org.as_deref(), Some("Rogue Trust"));
-    assert_eq!(rogue[0].names, vec!["example.test", "login.example.test"]);
-    assert!(
-        watch::unfamiliar(&found, &[]).is_empty(),
-        "no history: no alert"
+    assert_eq!(
+        n,
+        2 + 2,
+        "one query for the apex, one for the subdomains, one download each"
     );
-
-    // Cached: no new request.
-    assert_eq!(s.poll(&domains).unwrap().len(), 2);
-    assert_eq!(hits.load(Ordering::SeqCst), n);
+    assert_eq!(page.position.as_deref(), Some("2"));
+    let rogue = page.issuances.iter().find(|i| i.id == "2").unwrap();
+    assert_eq!(rogue.names, vec!["example.test", "login.example.test"]);
+    assert!(rogue.der.is_none(), "the download was not a certificate");
+    assert_eq!(page.not_downloaded, 2, "{:?}", page.notes);
+    // After the position: nothing new, and nothing downloaded.
+    let mut again = CrtSh::new(&base, polite(0));
+    let before = hits.load(Ordering::SeqCst);
+    assert!(again
+        .search(&q("example.test"), Some("2"))
+        .unwrap()
+        .issuances
+        .is_empty());
+    assert_eq!(hits.load(Ordering::SeqCst), before + 2);
 
     // 429 with Retry-After: backs off without asking again.
     let mut busy = CrtSh::new(&base, polite(0));
-    let e = busy.poll(&["busy.test".to_string()]).unwrap_err();
+    let e = busy.search(&q("busy.test"), None).unwrap_err();
     assert!(
         matches!(
             e,
@@ -95,14 +86,14 @@ fn crtsh_backend_search_cache_unfamiliar_and_errors() {
     );
     let before = hits.load(Ordering::SeqCst);
     assert!(matches!(
-        busy.poll(&["busy.test".to_string()]),
+        busy.search(&q("busy.test"), None),
         Err(WatchError::Backoff { .. })
     ));
     assert_eq!(hits.load(Ordering::SeqCst), before);
 
     // 5xx: exponential backoff from the base step.
     let mut broken = CrtSh::new(&base, polite(0));
-    let e = broken.poll(&["broken.test".to_string()]).unwrap_err();
+    let e = broken.search(&q("broken.test"), None).unwrap_err();
     assert!(
         matches!(
             e,
@@ -115,19 +106,18 @@ fn crtsh_backend_search_cache_unfamiliar_and_errors() {
         "{e}"
     );
 
-    // Garbage: a parse error naming the back-end's answer.
+    // Garbage: a parse error naming the URL.
     let mut garbage = CrtSh::new(&base, polite(0));
-    let e = garbage.poll(&["garbage.test".to_string()]).unwrap_err();
+    let e = garbage.search(&q("garbage.test"), None).unwrap_err();
     assert!(matches!(e, WatchError::Parse { .. }), "{e}");
-    assert!(e.to_string().contains("crt.sh JSON"), "{e}");
+    assert!(e.to_string().contains("q=garbage.test"), "{e}");
 
     // Rate limit: a second poll before the interval is refused locally.
     let mut slow = CrtSh::new(&base, polite(3600));
-    slow.ttl = std::time::Duration::ZERO;
-    slow.poll(&domains).unwrap();
+    slow.search(&q("example.test"), None).unwrap();
     let before = hits.load(Ordering::SeqCst);
     assert!(matches!(
-        slow.poll(&domains),
+        slow.search(&q("example.test"), None),
         Err(WatchError::RateLimited { .. })
     ));
     assert_eq!(hits.load(Ordering::SeqCst), before);
@@ -233,9 +223,7 @@ fn rfc6962_backend_reads_new_entries() {
     assert_eq!(found[1].names, vec!["login.watch.test"]);
     assert!(found[1].precert);
     assert_eq!(found[1].issuer_org.as_deref(), Some("Rogue Trust"));
-    let alerts = watch::unfamiliar(&found, &[known("Good Trust", "Good CA")]);
-    assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].id, "3");
+    assert_eq!(found[1].id, "3");
 
     // Nothing new: only get-sth is asked.
     let before = hits.load(Ordering::SeqCst);

@@ -7,6 +7,7 @@
 mod ccadb;
 pub mod corpus;
 pub mod ctlog;
+pub mod ctsearch;
 pub mod dns;
 mod pki;
 mod servers;

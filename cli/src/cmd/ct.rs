@@ -32,6 +32,8 @@ pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
     match c {
         CtCommand::Update(a) => update(ctx, a),
         CtCommand::Show(a) => show(ctx, a),
+        CtCommand::Issuances(a) => super::ct_issuances::issuances(ctx, a),
+        CtCommand::Authorize(a) => super::ct_issuances::authorize(ctx, a),
     }
 }
 

@@ -9,7 +9,7 @@ use certwatch_engine::probe::Site;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::schedule::parse_every;
-use certwatch_engine::store::watch;
+use certwatch_engine::store::{ct_watch, watch};
 use serde_json::json;
 
 use crate::args::{AlertsArgs, LogArgs, StatusArgs, WatchCommand};
@@ -101,10 +101,37 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
                 "watching {} every {every}",
                 sanitize(&site.to_string())
             ))?;
+            if a.ct {
+                let config = certwatch_engine::config::load(&ctx.paths.config_file())
+                    .map_err(anyhow::Error::msg)?;
+                let every = config.ct_watch_every.unwrap_or_else(|| "1h".into());
+                let ct_secs =
+                    certwatch_engine::schedule::parse_delay(&every).map_err(anyhow::Error::msg)?;
+                let url = super::ct_issuances::search_url(ctx, None)?;
+                ct_watch::add(
+                    &mut store,
+                    &site.host,
+                    a.include_subdomains,
+                    ct_secs,
+                    unix_now(),
+                )?;
+                super::out(&format!(
+                    "watching CT for {}{} every {every} at {} (it learns that you watch this domain)",
+                    sanitize(&site.host),
+                    if a.include_subdomains {
+                        " and its subdomains"
+                    } else {
+                        ""
+                    },
+                    sanitize(&url)
+                ))?;
+            }
         }
         WatchCommand::Remove(a) => {
             let site = Site::parse(&a.host, 443)?;
-            if !watch::remove(&mut store, &site, unix_now())? {
+            let tls = watch::remove(&mut store, &site, unix_now())?;
+            let ct = ct_watch::remove(&mut store, &site.host, unix_now())?;
+            if !tls && !ct {
                 bail!("{site} is not watched");
             }
             super::out(&format!("no longer watching {site}"))?;
@@ -119,19 +146,41 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
                         "last_check": w.last_check.map(rfc3339),
                     }).to_string())?;
                 } else {
-                    super::out(&format!(
-                        "{}  every {}s  next {}{}",
-                        sanitize(&w.site.to_string()),
+                    super::out(&watch_line(
+                        &w.site.to_string(),
                         w.every_secs,
-                        rfc3339(w.next_due),
-                        w.last_error
-                            .as_deref()
-                            .map(|e| format!("  last error: {}", sanitize(e)))
-                            .unwrap_or_default()
+                        w.next_due,
+                        w.last_error.as_deref(),
                     ))?;
                 }
             }
-            if list.is_empty() && !a.json {
+            let cts = ct_watch::list(&store)?;
+            for w in &cts {
+                if a.json {
+                    super::out(
+                        &json!({
+                            "ct_domain": w.domain, "include_subdomains": w.include_subdomains,
+                            "every_secs": w.every_secs, "next_due": rfc3339(w.next_due),
+                            "position": w.position, "polls": w.polls, "failures": w.failures,
+                            "last_error": w.last_error, "last_poll": w.last_poll.map(rfc3339),
+                        })
+                        .to_string(),
+                    )?;
+                } else {
+                    let subs = if w.include_subdomains {
+                        " (+subdomains)"
+                    } else {
+                        ""
+                    };
+                    super::out(&watch_line(
+                        &format!("CT {}{subs}", w.domain),
+                        w.every_secs,
+                        w.next_due,
+                        w.last_error.as_deref(),
+                    ))?;
+                }
+            }
+            if list.is_empty() && cts.is_empty() && !a.json {
                 super::out("no watched sites (certwatch watch add HOST)")?;
             }
             return Ok(Status::Ok);
@@ -139,6 +188,18 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
     }
     poke(ctx);
     Ok(Status::Ok)
+}
+
+/// One line of `watch list` (sanitised).
+fn watch_line(what: &str, every_secs: i64, next_due: i64, last_error: Option<&str>) -> String {
+    format!(
+        "{}  every {every_secs}s  next {}{}",
+        sanitize(what),
+        rfc3339(next_due),
+        last_error
+            .map(|e| format!("  last error: {}", sanitize(e)))
+            .unwrap_or_default()
+    )
 }
 
 pub fn alerts(ctx: &Ctx, a: AlertsArgs) -> Result<Status> {

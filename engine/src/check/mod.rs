@@ -379,6 +379,9 @@ pub fn with_operators(history: &History, table: &Table) -> History {
     for a in &mut h.accepted {
         a.ca.resolve_operator(table);
     }
+    for s in &mut h.ct_seed {
+        s.resolve_operator(table);
+    }
     h
 }
 

@@ -329,9 +329,11 @@ fn load_history(conn: &Connection, site: &Site) -> rusqlite::Result<History> {
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let ct_seed = super::ct_watch::seeds(conn, &site.host)?;
     Ok(History {
         sightings,
         accepted,
+        ct_seed,
     })
 }
 

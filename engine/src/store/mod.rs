@@ -19,6 +19,7 @@
 //! append-only migrations: [`pins`] (user pins, acknowledged interceptors),
 //! [`watch`] (watch list, alerts, events listing).
 
+pub mod ct_watch;
 mod error;
 pub mod history;
 pub mod pins;
@@ -60,7 +61,11 @@ fn busy_timeout_ms() -> u64 {
 
 /// What the feature modules' tables look like now; opened with the store so
 /// that every read can take `&Store`.
-const MODULES: &[(&str, &[&str])] = &[("pins", pins::MIGRATIONS), ("daemon", watch::MIGRATIONS)];
+const MODULES: &[(&str, &[&str])] = &[
+    ("pins", pins::MIGRATIONS),
+    ("daemon", watch::MIGRATIONS),
+    ("ct_watch", ct_watch::MIGRATIONS),
+];
 
 impl Store {
     /// Opens (creating if needed) the database at `path`.

@@ -233,6 +233,43 @@ fn trust_rules(input: &Input<'_>, accepted: Option<&AcceptedCa>, reasons: &mut V
 }
 
 /// Compares with history; returns the previous CA when it changed.
+/// A first contact with a site whose domain a CT watch follows: the CA
+/// must be one the watch found issuing for it (same key, or the same CCADB
+/// operator), else the first contact is a warning, not a mere first sighting.
+fn ct_seed_rule(ca: &CaIdentity, seed: &[CaIdentity], reasons: &mut Vec<Reason>) {
+    if seed.is_empty() {
+        return;
+    }
+    if seed.iter().any(|s| ca.same_owner(s)) {
+        push(
+            reasons,
+            Code::FirstSeenCtFamiliar,
+            Severity::Ok,
+            format!(
+                "the CT watch of this site's domain shows {} issuing for it",
+                ca.short()
+            ),
+        );
+        return;
+    }
+    let mut seen: Vec<String> = seed
+        .iter()
+        .map(|s| s.operator.clone().unwrap_or_else(|| s.short().to_string()))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    push(
+        reasons,
+        Code::FirstSeenCtUnfamiliar,
+        Severity::Warning,
+        format!(
+            "first contact, and the CT watch of this site's domain shows no certificate from {}; its issuances come from {}",
+            ca.describe(),
+            seen.join(", ")
+        ),
+    );
+}
+
 fn history_rules(
     input: &Input<'_>,
     accepted: Option<&AcceptedCa>,
@@ -272,6 +309,9 @@ fn history_rules(
                     ca.describe()
                 ),
             );
+            if accepted.is_none() {
+                ct_seed_rule(ca, &h.ct_seed, reasons);
+            }
         }
         return None;
     };

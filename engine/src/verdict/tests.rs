@@ -122,6 +122,7 @@ struct Row {
     name: &'static str,
     history: Vec<PastSighting>,
     accepted: Vec<CaIdentity>,
+    ct_seed: Vec<CaIdentity>,
     leaf: &'static str,
     leaf_not_after: i64,
     ca: CaIdentity,
@@ -144,6 +145,7 @@ fn row(
         name,
         history,
         accepted: vec![],
+        ct_seed: vec![],
         leaf: "new",
         leaf_not_after: NOW + 90 * DAY,
         ca,
@@ -347,7 +349,7 @@ fn judge_table() {
         vec![seen("old", le("R10"), 80, soon)],
         digicert(),
         Severity::Ok,
-        &["accepted"],
+        &["first_seen"],
     );
     r.accepted = vec![digicert()];
     r.not_codes = &["ca_changed"];
@@ -453,6 +455,73 @@ fn judge_table() {
     r.not_codes = &["expires_soon"];
     rows.push(r);
 
+    // First contact with a CT-watched site: judged against the issuing CAs
+    // its CT watch found (keys, then CCADB operators), not a mere sighting.
+    let mut r = row(
+        "first contact, CT shows this CA",
+        vec![],
+        le("R11"),
+        Severity::Ok,
+        &["first_seen", "first_seen_ct_familiar"],
+    );
+    r.ct_seed = vec![le("R11")];
+    rows.push(r);
+    let mut r = row(
+        "first contact, CT shows the same operator under another intermediate",
+        vec![],
+        le("R12"),
+        Severity::Ok,
+        &["first_seen_ct_familiar"],
+    );
+    r.ct_seed = vec![le("R10")];
+    rows.push(r);
+    let mut r = row(
+        "first contact, CT shows only another operator",
+        vec![],
+        digicert(),
+        Severity::Warning,
+        &["first_seen", "first_seen_ct_unfamiliar"],
+    );
+    r.ct_seed = vec![le("R11")];
+    rows.push(r);
+    let mut r = row(
+        "first contact, a CA copying the seeded CA's names is not it",
+        vec![],
+        ca(
+            "Rogue",
+            "Rogue Root",
+            "Let's Encrypt",
+            "R11",
+            "rogue",
+            TrustKind::Public,
+        ),
+        Severity::Warning,
+        &["first_seen_ct_unfamiliar"],
+    );
+    r.ct_seed = vec![le("R11")];
+    rows.push(r);
+    let mut r = row(
+        "first contact, accepted by the user: no CT judgement",
+        vec![],
+        digicert(),
+        Severity::Ok,
+        &["first_seen"],
+    );
+    r.ct_seed = vec![le("R11")];
+    r.accepted = vec![digicert()];
+    r.not_codes = &["first_seen_ct_unfamiliar"];
+    rows.push(r);
+    let mut r = row(
+        "a known site is judged by its history, not the CT seed",
+        vec![seen("old", le("R11"), 30, NOW + 60 * DAY)],
+        le("R11"),
+        Severity::Ok,
+        &["renewed"],
+    );
+    r.ct_seed = vec![digicert()];
+    r.not_codes = &["first_seen_ct_unfamiliar", "first_seen_ct_familiar"];
+    rows.push(r);
+
     for r in rows {
         let history = History {
             sightings: r.history.clone(),
@@ -465,6 +534,7 @@ fn judge_table() {
                     at: NOW - DAY,
                 })
                 .collect(),
+            ct_seed: r.ct_seed.clone(),
         };
         let chain = [leaf(r.leaf, r.leaf_not_after)];
         let v = judge(&Input {

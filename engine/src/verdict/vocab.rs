@@ -98,6 +98,13 @@ pub enum Code {
     ExpiresSoon,
     UndisclosedIntermediate,
     DisclosureUnknown,
+    /// First contact with a CT-watched site, from a CA its CT issuances show.
+    FirstSeenCtFamiliar,
+    /// First contact with a CT-watched site, from a CA none of its CT
+    /// issuances show.
+    FirstSeenCtUnfamiliar,
+    /// A CT watch found an issuance from a CA operator the site never used.
+    CtUnfamiliarIssuer,
 }
 
 impl Code {
@@ -131,6 +138,9 @@ impl Code {
             Code::ExpiresSoon => "expires_soon",
             Code::UndisclosedIntermediate => "undisclosed_intermediate",
             Code::DisclosureUnknown => "disclosure_unknown",
+            Code::FirstSeenCtFamiliar => "first_seen_ct_familiar",
+            Code::FirstSeenCtUnfamiliar => "first_seen_ct_unfamiliar",
+            Code::CtUnfamiliarIssuer => "ct_unfamiliar_issuer",
         }
     }
 }
@@ -199,6 +209,10 @@ pub struct History {
     pub sightings: Vec<PastSighting>,
     /// User acceptances for this site.
     pub accepted: Vec<AcceptedCa>,
+    /// The issuing CAs a CT watch of a domain covering this site found
+    /// familiar (keys; operators resolved from CCADB): what a first
+    /// contact is judged against.
+    pub ct_seed: Vec<CaIdentity>,
 }
 
 /// Certificate Transparency evidence for the chain.

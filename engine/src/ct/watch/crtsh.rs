@@ -1,13 +1,15 @@
-//! The crt.sh-style JSON search back-end: `?q=%.DOMAIN&output=json` for
-//! the subdomains and `?q=DOMAIN` for the apex, cached per domain for
-//! [`CrtSh::ttl`]; parsing of its rows and of the issuer DN text they carry.
+//! The crt.sh-compatible JSON search: `?q=DOMAIN&output=json` for the
+//! domain, `?q=%.DOMAIN` for its subdomains, each (pre)certificate
+//! downloaded by `?d=ID` (bounded per search, cached by the caller) so its
+//! SHA-256 and issuing key are facts rather than the service's text.
+//! Also parses its rows and the issuer DN text they carry (display only).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{covers, CtSearch, Issuance, Polite, WatchError};
+use super::issuer::{self, norm_serial};
+use super::{merge, pct, Issuance, Page, Polite, Query, Search, WatchError};
 
 /// (O, CN) of a DN written as `C=US, O=Let's Encrypt, CN=R3`.
 pub fn dn_parts(dn: &str) -> (Option<String>, Option<String>) {
@@ -55,6 +57,8 @@ fn naive_time(s: &str) -> Option<i64> {
 #[derive(Deserialize)]
 struct CrtShRow {
     id: serde_json::Value,
+    #[serde(default)]
+    issuer_ca_id: Option<serde_json::Value>,
     issuer_name: String,
     #[serde(default)]
     common_name: Option<String>,
@@ -64,10 +68,21 @@ struct CrtShRow {
     not_before: Option<String>,
     #[serde(default)]
     not_after: Option<String>,
+    #[serde(default)]
+    serial_number: Option<String>,
 }
 
-/// Parses a crt.sh `output=json` answer, keeping names under `domain`.
-pub fn parse_crtsh(domain: &str, body: &[u8]) -> Result<Vec<Issuance>, WatchError> {
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// Parses a crt.sh `output=json` answer, keeping the rows with a name
+/// `q` wants (and only those names). One row per logged (pre)certificate;
+/// rows of one issuance share [`Issuance::key`] (issuing CA and serial).
+pub fn parse_crtsh(q: &Query, body: &[u8]) -> Result<Vec<Issuance>, WatchError> {
     let rows: Vec<CrtShRow> = serde_json::from_slice(body).map_err(|e| WatchError::Parse {
         what: "crt.sh JSON".into(),
         detail: e.to_string(),
@@ -81,7 +96,7 @@ pub fn parse_crtsh(domain: &str, body: &[u8]) -> Result<Vec<Issuance>, WatchErro
             .split('\n')
             .chain(r.common_name.as_deref())
             .map(|n| n.trim().to_ascii_lowercase())
-            .filter(|n| !n.is_empty() && covers(domain, n))
+            .filter(|n| !n.is_empty() && q.wants(n))
             .collect();
         names.sort();
         names.dedup();
@@ -89,31 +104,44 @@ pub fn parse_crtsh(domain: &str, body: &[u8]) -> Result<Vec<Issuance>, WatchErro
             continue;
         }
         let (issuer_org, issuer_cn) = dn_parts(&r.issuer_name);
+        let serial = r.serial_number.as_deref().map(norm_serial);
+        let ca = r
+            .issuer_ca_id
+            .as_ref()
+            .map(text)
+            .unwrap_or_else(|| r.issuer_name.clone());
+        let id = text(&r.id);
         out.push(Issuance {
             source: "crt.sh".into(),
-            id: match &r.id {
-                serde_json::Value::String(s) => s.clone(),
-                v => v.to_string(),
+            key: match &serial {
+                Some(s) => format!("crt.sh:{ca}|{s}"),
+                None => format!("crt.sh:id:{id}"),
             },
+            id,
+            serial,
             issuer: r.issuer_name,
             issuer_org,
             issuer_cn,
             names,
             not_before: r.not_before.as_deref().and_then(naive_time),
             not_after: r.not_after.as_deref().and_then(naive_time),
-            precert: false,
+            ..Issuance::default()
         });
     }
     Ok(out)
 }
 
-/// A crt.sh-style JSON search (`?q=%.DOMAIN&output=json`), cached per domain.
+/// A crt.sh-compatible search: the list at `?q=DOMAIN&output=json` (and
+/// `?q=%.DOMAIN` for the subdomains), each certificate at `?d=ID`.
 pub struct CrtSh {
     base: String,
     http: Polite,
-    /// How long an answer is reused.
-    pub ttl: Duration,
-    cache: HashMap<String, (Instant, Vec<Issuance>)>,
+    /// Most certificates downloaded per search (newest first); the rest
+    /// are reported without a SHA-256 or key ([`Page::not_downloaded`]).
+    pub max_downloads: usize,
+    /// Certificates already downloaded, by crt.sh id: filled by the caller
+    /// from its cache, and with every download.
+    pub downloaded: HashMap<String, Vec<u8>>,
 }
 
 impl CrtSh {
@@ -122,69 +150,127 @@ impl CrtSh {
         CrtSh {
             base: base.to_string(),
             http,
-            ttl: Duration::from_secs(6 * 3600),
-            cache: HashMap::new(),
+            max_downloads: 200,
+            downloaded: HashMap::new(),
         }
+    }
+
+    fn url(&self, query: &str) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{query}", self.base)
+    }
+
+    /// One certificate by crt.sh id (PEM or DER), checked to be the row's
+    /// (same serial number).
+    fn download(&mut self, row: &Issuance) -> Result<Vec<u8>, WatchError> {
+        if let Some(d) = self.downloaded.get(&row.id) {
+            return Ok(d.clone());
+        }
+        let url = self.url(&format!("d={}", pct(&row.id)));
+        let body = self.http.get(&url)?;
+        let der = crate::model::split_chain(&body)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .unwrap_or(body);
+        let parsed = issuer::parse(&der).map_err(|detail| WatchError::Parse {
+            what: url.clone(),
+            detail,
+        })?;
+        if row.serial.as_deref().is_some_and(|s| s != parsed.serial) {
+            return Err(WatchError::Parse {
+                what: url,
+                detail: format!(
+                    "the certificate has serial {}, the search said {}",
+                    parsed.serial,
+                    row.serial.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        self.downloaded.insert(row.id.clone(), der.clone());
+        Ok(der)
     }
 }
 
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+fn numeric(id: &str) -> Option<u64> {
+    id.parse().ok()
 }
 
-impl CtSearch for CrtSh {
+impl Search for CrtSh {
     fn name(&self) -> String {
         format!("crt.sh search at {}", self.base)
     }
 
-    fn poll(&mut self, domains: &[String]) -> Result<Vec<Issuance>, WatchError> {
-        let now = Instant::now();
-        let stale: Vec<&String> = domains
-            .iter()
-            .filter(|d| {
-                self.cache
-                    .get(*d)
-                    .is_none_or_compat(|(t, _)| now.duration_since(*t) >= self.ttl)
-            })
-            .collect();
-        if !stale.is_empty() {
-            self.http.begin_poll()?;
-            for d in stale {
-                // `%.d` finds the subdomains, `d` the apex itself.
-                let mut found = Vec::new();
-                for q in [format!("%.{d}"), d.clone()] {
-                    let url = format!("{}?q={}&output=json", self.base, pct(&q));
-                    let body = self.http.get(&url)?;
-                    found.extend(parse_crtsh(d, &body)?);
-                }
-                found.sort_by(|a, b| a.id.cmp(&b.id));
-                found.dedup_by(|a, b| a.id == b.id);
-                self.cache.insert(d.clone(), (Instant::now(), found));
-            }
-        }
-        Ok(domains
-            .iter()
-            .filter_map(|d| self.cache.get(d))
-            .flat_map(|(_, v)| v.iter().cloned())
-            .collect())
+    fn downloads(&mut self) -> Option<&mut HashMap<String, Vec<u8>>> {
+        Some(&mut self.downloaded)
     }
-}
 
-trait NoneOr<T> {
-    fn is_none_or_compat(&self, f: impl FnOnce(&T) -> bool) -> bool;
-}
-
-impl<T> NoneOr<T> for Option<&T> {
-    fn is_none_or_compat(&self, f: impl FnOnce(&T) -> bool) -> bool {
-        match self {
-            None => true,
-            Some(v) => f(v),
+    fn search(&mut self, q: &Query, after: Option<&str>) -> Result<Page, WatchError> {
+        self.http.begin_poll()?;
+        let mut queries = vec![q.domain.clone()];
+        if q.include_subdomains {
+            queries.push(format!("%.{}", q.domain));
         }
+        let mut rows = Vec::new();
+        for one in queries {
+            let mut url = self.url(&format!("q={}&output=json", pct(&one)));
+            if !q.include_expired {
+                url.push_str("&exclude=expired");
+            }
+            let body = self.http.get(&url)?;
+            rows.extend(parse_crtsh(q, &body).map_err(|e| match e {
+                WatchError::Parse { detail, .. } => WatchError::Parse { what: url, detail },
+                e => e,
+            })?);
+        }
+        let after = after.and_then(numeric);
+        rows.retain(|r| after.is_none_or(|a| numeric(&r.id).is_none_or(|i| i > a)));
+        rows.sort_by_key(|r| std::cmp::Reverse(numeric(&r.id)));
+        rows.dedup_by(|a, b| a.id == b.id);
+        let position = rows
+            .iter()
+            .filter_map(|r| numeric(&r.id))
+            .max()
+            .or(after)
+            .map(|n| n.to_string());
+        let now = crate::check::unix_now();
+        let mut not_downloaded = 0;
+        let mut notes = Vec::new();
+        let mut budget = self.max_downloads;
+        for r in &mut rows {
+            if !q.include_expired && r.expired(now) {
+                continue;
+            }
+            if budget == 0 && !self.downloaded.contains_key(&r.id) {
+                not_downloaded += 1;
+                continue;
+            }
+            budget = budget.saturating_sub(1);
+            let der = match self.download(r) {
+                Ok(d) => d,
+                // One certificate that is not what the row says: that
+                // issuance has no known key (so it is unfamiliar); the
+                // others still count. Refusals and failures stop the search.
+                Err(WatchError::Parse { what, detail }) => {
+                    not_downloaded += 1;
+                    notes.push(format!("{what}: {detail}"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Ok(p) = issuer::parse(&der) {
+                r.sha256 = Some(p.sha256);
+                r.precert = p.precert;
+            }
+            r.der = Some(der);
+        }
+        rows.retain(|r| q.include_expired || !r.expired(now));
+        rows.reverse();
+        Ok(Page {
+            issuances: merge(rows),
+            position,
+            not_downloaded,
+            notes,
+        })
     }
 }
 
@@ -211,15 +297,19 @@ mod tests {
     #[test]
     fn crtsh_parsing() {
         let body = br#"[{"issuer_ca_id":1,"issuer_name":"C=US, O=Let's Encrypt, CN=R3","common_name":"example.com","name_value":"example.com\nwww.example.com\nother.net","id":42,"entry_timestamp":"2024-01-01T00:00:00.5","not_before":"2024-01-01T00:00:00","not_after":"2024-03-31T00:00:00","serial_number":"01"}]"#;
-        let got = parse_crtsh("example.com", body).unwrap();
+        let q = Query::new("example.com", true, false);
+        let got = parse_crtsh(&q, body).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].names, vec!["example.com", "www.example.com"]);
+        assert_eq!(got[0].key, "crt.sh:1|1");
+        let exact = parse_crtsh(&Query::new("example.com", false, false), body).unwrap();
+        assert_eq!(exact[0].names, vec!["example.com"]);
         assert_eq!(got[0].issuer_org.as_deref(), Some("Let's Encrypt"));
         assert_eq!(got[0].id, "42");
         assert_eq!(got[0].not_before, Some(1_704_067_200));
         for bad in [&b"<html>"[..], b"{}", b"[{\"id\":1}]", b""] {
             assert!(matches!(
-                parse_crtsh("example.com", bad),
+                parse_crtsh(&q, bad),
                 Err(WatchError::Parse { .. })
             ));
         }

@@ -158,6 +158,7 @@ fn issuance_from_tbs(
         not_before: Some(tbs.validity().not_before.timestamp()),
         not_after: Some(tbs.validity().not_after.timestamp()),
         precert,
+        ..Issuance::default()
     }
 }
 
