@@ -16,6 +16,7 @@ mod ct_builtin;
 mod ct_issuances;
 mod ct_vectors;
 mod ct_watch;
+mod ct_watch_daemon;
 mod daemon;
 mod extension;
 mod formats;
