@@ -8,6 +8,7 @@
 //! raise or lower a CA change ([`ca_change_severity`]). Adding a kind of
 //! evidence never rewrites the other rules.
 
+mod evidence;
 mod expiry;
 mod rules;
 mod vocab;

@@ -349,7 +349,7 @@ fn judge_table() {
         vec![seen("old", le("R10"), 80, soon)],
         digicert(),
         Severity::Ok,
-        &["first_seen"],
+        &["accepted"],
     );
     r.accepted = vec![digicert()];
     r.not_codes = &["ca_changed"];

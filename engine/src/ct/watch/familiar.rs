@@ -148,7 +148,7 @@ mod tests {
         let table = Table::new(vec![], vec![], 0, "test".into(), String::new());
         let history = vec![key_identity("k-le", "C=US, O=Let's Encrypt, CN=R11")];
         let seed = vec![key_identity("k-seed", "O=Seeded CA, CN=S1")];
-        let authorized: HashSet<String> = ["aa".to_string()].into();
+        let authorized: HashSet<String> = ["AA".to_string()].into();
         let known = Known {
             history: &history,
             authorized: &authorized,
@@ -167,7 +167,7 @@ mod tests {
                 false,
             ),
             (
-                issued("3", Some("k-rogue"), "O=Rogue", "AA"),
+                issued("3", Some("k-rogue"), "O=Rogue", "aa"),
                 Some(Familiar::Authorized),
                 false,
             ),
