@@ -8,12 +8,15 @@
 //! issuance. A failure backs off (the server's `Retry-After`, else
 //! doubling from a minute up to the interval). The first poll of a domain
 //! with no history seeds the operators it uses (a first contact is then
-//! judged against them) instead of raising an alert per certificate. The
+//! judged against them) instead of raising an alert per certificate. An
+//! alert is critical when the CAA set of the certificate's name forbids
+//! its CA (config `caa`, one DNS look-up per unfamiliar issuance). The
 //! store is locked only to read and to record, never during the search.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use certwatch_engine::caa::CaaConfig;
 use certwatch_engine::check::{read_roots, unix_now};
 use certwatch_engine::ct::fetch::HttpClient;
 use certwatch_engine::ct::watch::familiar::{Assessed, Familiar};
@@ -23,9 +26,12 @@ use certwatch_engine::report::issuance_json;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::schedule::next_due_after_failure;
 use certwatch_engine::store::ct_watch::{self, CtWatch, NewAlert, Seen};
-use certwatch_engine::verdict::Severity;
+use certwatch_engine::verdict::{CaaEvidence, Severity};
 
 use crate::server::{settings, Shared};
+
+/// Most CAA look-ups per poll (one per unfamiliar issuance).
+const MAX_CAA_LOOKUPS: usize = 20;
 
 /// The longest sleep between looks at the CT watch list.
 const MAX_SLEEP_SECS: i64 = 3_600;
@@ -74,13 +80,21 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
         let i = shared.lock();
         (i.config.clone(), i.engine.ccadb.clone())
     };
-    let roots = match settings(&config).and_then(|s| match &s.roots {
-        Some(r) => read_roots(r).map_err(|e| e.to_string()),
-        None => Ok(Vec::new()),
-    }) {
-        Ok(r) => r,
+    let settings = match settings(&config) {
+        Ok(s) => s,
         Err(e) => return failed(shared, w, 3_600, &format!("settings: {e}")),
     };
+    let roots = match &settings.roots {
+        Some(r) => match read_roots(r) {
+            Ok(r) => r,
+            Err(e) => return failed(shared, w, 3_600, &format!("settings: {e}")),
+        },
+        None => Vec::new(),
+    };
+    let caa = settings.caa.then(|| CaaConfig {
+        dns_server: settings.dns_server,
+        ..CaaConfig::default()
+    });
     let url = std::env::var("CERTWATCH_CT_SEARCH_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -122,6 +136,7 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
     for n in &lookup.notes {
         tracing::info!(domain = %w.domain, "CT watch: {n}");
     }
+    let mut lookups = MAX_CAA_LOOKUPS;
     let rows: Vec<(Seen, Option<NewAlert>)> = found
         .issuances
         .iter()
@@ -130,7 +145,16 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
                 .familiar
                 .or(first.then_some(Familiar::CtSeed))
                 .map(|f| f.as_str().to_string());
-            let alert = (familiar.is_none() && !a.expired).then(|| alert_for(&w.domain, a, now));
+            let alert = (familiar.is_none() && !a.expired).then(|| {
+                let forbids = match &caa {
+                    Some(cfg) if lookups > 0 => {
+                        lookups -= 1;
+                        caa_forbids(a, cfg)
+                    }
+                    _ => None,
+                };
+                alert_for(&w.domain, a, now, forbids.as_deref())
+            });
             (seen(a, familiar), alert)
         })
         .collect();
@@ -199,9 +223,33 @@ fn seen(a: &Assessed, familiar: Option<String>) -> Seen {
     }
 }
 
-/// The `ct_unfamiliar_issuer` alert of an issuance (texts sanitised here;
-/// markup is escaped when notifying).
-pub fn alert_for(domain: &str, a: &Assessed, now: i64) -> NewAlert {
+/// When the CAA set of the issuance's first name forbids its CA: "CAA of
+/// D allows only X, Y". DNS failures, CAs without a CCADB operator or
+/// without CAA domains give nothing (the alert stays a warning).
+fn caa_forbids(a: &Assessed, cfg: &CaaConfig) -> Option<String> {
+    // Only an issuing key CCADB names an operator for is matched to CAA
+    // domains: a certificate's own names never are.
+    a.ca.operator.as_ref()?;
+    let name = a.issuance.names.first()?;
+    let wildcard = name.starts_with("*.");
+    let host = name.trim_start_matches("*.");
+    match certwatch_engine::caa::evaluate(host, &a.ca, wildcard, cfg) {
+        Ok(CaaEvidence::Forbids { domain, allowed }) => Some(format!(
+            "CAA of {domain} allows only {}",
+            allowed.join(", ")
+        )),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::info!("CT watch: {e}");
+            None
+        }
+    }
+}
+
+/// The `ct_unfamiliar_issuer` alert of an issuance: a warning, critical
+/// when `caa_forbids` (texts sanitised here; markup is escaped when
+/// notifying).
+pub fn alert_for(domain: &str, a: &Assessed, now: i64, caa_forbids: Option<&str>) -> NewAlert {
     let i = &a.issuance;
     let who = match &a.ca.operator {
         Some(op) => format!("{} (operated by {op})", a.ca.short()),
@@ -214,8 +262,16 @@ pub fn alert_for(domain: &str, a: &Assessed, now: i64) -> NewAlert {
         sanitize(&names),
         sanitize(a.ca.short())
     );
+    let severity = if caa_forbids.is_some() {
+        "critical"
+    } else {
+        "warning"
+    };
+    let caa_line = caa_forbids
+        .map(|c| format!("{}: that CA may not issue for it.\n", sanitize(c)))
+        .unwrap_or_default();
     let body = format!(
-        "Certificate Transparency shows a certificate for {} from {}, a CA no site of {} was seen using.\nSHA-256 {}\nIf it is expected: certwatch ct authorize {}",
+        "Certificate Transparency shows a certificate for {} from {}, a CA no site of {} was seen using.\n{caa_line}SHA-256 {}\nIf it is expected: certwatch ct authorize {}",
         sanitize(&names),
         sanitize(&who),
         sanitize(domain),
@@ -224,7 +280,8 @@ pub fn alert_for(domain: &str, a: &Assessed, now: i64) -> NewAlert {
     );
     let json = serde_json::json!({
         "code": "ct_unfamiliar_issuer",
-        "severity": "warning",
+        "severity": severity,
+        "caa_forbids": caa_forbids,
         "domain": domain,
         "at": certwatch_engine::report::rfc3339(now),
         "issuance": issuance_json(a),
@@ -232,7 +289,7 @@ pub fn alert_for(domain: &str, a: &Assessed, now: i64) -> NewAlert {
     NewAlert {
         site: domain.to_string(),
         ca_key: format!("ct|{}", i.key),
-        severity: "warning".into(),
+        severity: severity.into(),
         title,
         body,
         json: json.to_string(),

@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use crate::daemon::{alerts_json, poll, start_daemon, write_config};
 use certwatch_tests::ctsearch::{crtsh_server, SearchWorld};
-use certwatch_tests::{code, has_code, stderr, stdout, Ca, TestEnv, TlsServer};
+use certwatch_tests::dns::start_dnsmasq;
+use certwatch_tests::{
+    ccadb_csv, code, has_code, stderr, stdout, Ca, Disclosure, TestEnv, TlsServer,
+};
 
 fn ct_watch(e: &TestEnv, domain: &str) -> Option<Value> {
     stdout(&e.run(&["watch", "list", "--json"]))
@@ -156,4 +159,81 @@ fn ct_watch_alerts_once_across_restarts_and_seeds_first_contact() {
     let (c, v) = e.check_json("c.shop.test", &["--connect", &via(&rogue_srv)]);
     assert_eq!(c, 1, "{v}");
     assert!(has_code(&v, "first_seen_ct_unfamiliar"), "{v}");
+}
+
+#[test]
+fn ct_alert_is_critical_when_caa_forbids_the_ca() {
+    let Some(dns) = start_dnsmasq(&[("example.test", "issue", "letsencrypt.org")]) else {
+        eprintln!("skipped: dnsmasq is not installed (apt-get install dnsmasq-base)");
+        return;
+    };
+    let le = Ca::root("ISRG Test Root", "Internet Security Research Group");
+    let le_i = le.intermediate("R99", "Let's Encrypt");
+    let dg = Ca::root("DigiCert Test Root", "DigiCert Inc");
+    let dg_i = dg.intermediate("DigiCert Test CA", "DigiCert Inc");
+    let e = TestEnv::new().public_roots(&[&le, &dg]);
+    let csv = e.ccadb(&ccadb_csv(
+        &[
+            Disclosure::root(&le, "Internet Security Research Group"),
+            Disclosure::intermediate(&le_i, "Internet Security Research Group"),
+            Disclosure::root(&dg, "DigiCert"),
+            Disclosure::intermediate(&dg_i, "DigiCert"),
+        ],
+        "2026-11-01",
+    ));
+    let srv = TlsServer::start(&le_i.leaf(&["www.example.test"]));
+    let (c, v) = e.check_json(
+        "www.example.test",
+        &["--connect", &format!("127.0.0.1:{}", srv.port())],
+    );
+    assert_eq!(c, 0, "{v}");
+    let search = SearchWorld::new();
+    search.issue(&le_i, 1, &["www.example.test"], 90, true);
+    search.issue(&dg_i, 2, &["login.example.test"], 90, true);
+    let (url, _) = crtsh_server(search.clone());
+    let empty = e.write("no-local-roots.pem", "");
+    std::fs::create_dir_all(e.home()).unwrap();
+    std::fs::write(
+        e.home().join("config.toml"),
+        format!(
+            "roots = {:?}\nlocal_roots = {:?}\nccadb = {:?}\ncaa = true\ndns_server = \"{}\"\n\
+             notifications = false\nct_refresh = false\nccadb_refresh = false\n\
+             ct_search_url = {url:?}\nct_watch_every = \"1s\"\n",
+            e.roots.as_ref().unwrap().display().to_string(),
+            empty.display().to_string(),
+            csv.display().to_string(),
+            dns.addr,
+        ),
+    )
+    .unwrap();
+    let out = e.run(&[
+        "watch",
+        "add",
+        "example.test",
+        "--ct",
+        "--include-subdomains",
+        "--every",
+        "1d",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let _d = start_daemon(&e, None);
+    let alerts = poll("the CT alert", 60, || {
+        let a = ct_alerts(&e);
+        (!a.is_empty()).then_some(a)
+    });
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["severity"], "critical", "{alerts:?}");
+    let v = &alerts[0]["verdict"];
+    assert_eq!(v["issuance"]["operator"], "DigiCert", "{v}");
+    assert!(
+        v["caa_forbids"]
+            .as_str()
+            .unwrap_or("")
+            .contains("letsencrypt.org"),
+        "{v}"
+    );
+    assert!(alerts[0]["body"]
+        .as_str()
+        .unwrap_or("")
+        .contains("may not issue"));
 }
