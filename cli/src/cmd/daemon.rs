@@ -90,6 +90,12 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
     match c {
         WatchCommand::Add(a) => {
             let site = Site::parse(&a.host, 443)?;
+            if a.ct && site.host.parse::<std::net::IpAddr>().is_ok() {
+                bail!(
+                    "--ct: {} is an IP address; CT is searched by domain name",
+                    site.host
+                );
+            }
             let every = a.every.unwrap_or_else(|| {
                 certwatch_engine::config::load(&ctx.paths.config_file())
                     .map(|c| c.default_every)
@@ -102,6 +108,12 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
                 sanitize(&site.to_string())
             ))?;
             if a.ct {
+                if site.host.parse::<std::net::IpAddr>().is_ok() {
+                    bail!(
+                        "--ct: {} is an IP address; CT is searched by domain name",
+                        site.host
+                    );
+                }
                 let config = certwatch_engine::config::load(&ctx.paths.config_file())
                     .map_err(anyhow::Error::msg)?;
                 let every = config.ct_watch_every.unwrap_or_else(|| "1h".into());

@@ -111,7 +111,12 @@ pub fn parse_certspotter(
         names.sort();
         names.dedup();
         if names.is_empty() {
-            continue;
+            if !r.dns_names.is_empty() || parsed.is_some() {
+                continue;
+            }
+            // Neither names nor the certificate were expanded: the service
+            // answered for the queried domain.
+            names.push(q.domain.clone());
         }
         let iss = r.issuer.as_ref();
         let issuer_name = iss

@@ -255,6 +255,12 @@ impl Search for CrtSh {
                     notes.push(format!("{what}: {detail}"));
                     continue;
                 }
+                // A certificate the service does not have (404…): the same.
+                Err(WatchError::Status { url, status, .. }) if status < 500 && status != 429 => {
+                    not_downloaded += 1;
+                    notes.push(format!("{url}: HTTP {status}"));
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             if let Ok(p) = issuer::parse(&der) {
