@@ -17,8 +17,10 @@
 //! (core migrations), [`history`] (sites, sightings, acceptances, the audit
 //! log), and one module per feature's own tables, each with its own
 //! append-only migrations: [`pins`] (user pins, acknowledged interceptors),
-//! [`watch`] (watch list, alerts, events listing).
+//! [`watch`] (watch list, alerts, events listing), [`ct_tail`] (the
+//! position of `ct tail` in each log).
 
+pub mod ct_tail;
 mod error;
 pub mod history;
 pub mod pins;
@@ -60,7 +62,11 @@ fn busy_timeout_ms() -> u64 {
 
 /// What the feature modules' tables look like now; opened with the store so
 /// that every read can take `&Store`.
-const MODULES: &[(&str, &[&str])] = &[("pins", pins::MIGRATIONS), ("daemon", watch::MIGRATIONS)];
+const MODULES: &[(&str, &[&str])] = &[
+    ("pins", pins::MIGRATIONS),
+    ("daemon", watch::MIGRATIONS),
+    ("ct_tail", ct_tail::MIGRATIONS),
+];
 
 impl Store {
     /// Opens (creating if needed) the database at `path`.
