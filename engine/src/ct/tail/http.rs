@@ -1,6 +1,6 @@
-//! The GETs of a tail run: through [`crate::ct::fetch::HttpClient`] (its
-//! whole-request timeout bounds a server that streams forever), each body
-//! bounded, every byte counted against the run's budget. 429 and 5xx
+//! The GETs of a tail run: through [`crate::ct::fetch::HttpClient`], each
+//! body bounded in size and read within the timeout (a server that
+//! streams forever, however slowly, is cut off), every byte counted against the run's budget. 429 and 5xx
 //! become [`TailError::Status`] with the server's `Retry-After` (or a
 //! minute); a run makes no second attempt.
 
@@ -18,6 +18,7 @@ pub struct Fetcher {
     base: String,
     bytes: u64,
     requests: u64,
+    timeout: Duration,
 }
 
 /// A body and whether the server said it is gzip-compressed.
@@ -49,6 +50,7 @@ impl Fetcher {
             base,
             bytes: 0,
             requests: 0,
+            timeout,
         })
     }
 
@@ -70,6 +72,7 @@ impl Fetcher {
     /// GETs `path` (under the base), at most `max` bytes of body.
     pub fn get(&mut self, path: &str, max: u64) -> Result<Body, TailError> {
         let url = self.url(path);
+        let deadline = std::time::Instant::now() + self.timeout;
         self.requests += 1;
         let resp = self.client.get(&url).map_err(|detail| TailError::Http {
             url: url.clone(),
@@ -91,7 +94,7 @@ impl Fetcher {
         let gzip = resp
             .header("content-encoding")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-        match resp.body(max) {
+        match resp.body_by(max, deadline) {
             Ok(bytes) => {
                 self.bytes += bytes.len() as u64;
                 Ok(Body { bytes, gzip })
