@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+#[path = "args_tail.rs"]
+mod tail;
+pub use tail::CtTailArgs;
+
 /// certwatch: is the CA vouching for this site the one that always did?
 ///
 /// Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL
@@ -403,6 +407,7 @@ pub enum CtCommand {
     Update(CtUpdateArgs),
     /// Show the log lists in use and their logs.
     Show(CtShowArgs),
+    Tail(CtTailArgs),
 }
 
 #[derive(Debug, Args)]

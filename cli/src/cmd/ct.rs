@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
     match c {
         CtCommand::Update(a) => update(ctx, a),
         CtCommand::Show(a) => show(ctx, a),
+        CtCommand::Tail(a) => super::ct_tail::run(ctx, a),
     }
 }
 

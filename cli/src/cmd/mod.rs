@@ -4,6 +4,7 @@ pub mod accept;
 pub mod ccadb;
 pub mod check;
 pub mod ct;
+pub mod ct_tail;
 pub mod daemon;
 pub mod extension;
 pub mod history;
