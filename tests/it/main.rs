@@ -13,6 +13,7 @@ mod corpus;
 mod crash;
 mod ct;
 mod ct_builtin;
+mod ct_tail;
 mod ct_vectors;
 mod ct_watch;
 mod daemon;

@@ -10,6 +10,7 @@ pub mod ctlog;
 pub mod dns;
 mod pki;
 mod servers;
+pub mod tiledlog;
 
 pub use ccadb::*;
 pub use pki::*;
