@@ -162,7 +162,7 @@ impl LogSource for Rfc6962Source {
     }
 
     fn batch(&mut self, start: u64, size: u64) -> Result<Batch, TailError> {
-        let end = size.min(start + self.batch.max(1)) - 1;
+        let end = size.min(start.saturating_add(self.batch.max(1))) - 1;
         let path = format!("ct/v1/get-entries?start={start}&end={end}");
         let url = self.http.url(&path);
         let raw: RawEntries = self.json(&path, MAX_ENTRIES_BODY)?;
