@@ -440,3 +440,51 @@ fn ct_tail_rfc6962_log_follow_fork_and_truncated_json() {
         "{err}"
     );
 }
+
+#[test]
+fn ct_tail_without_once_follows_the_log_as_it_grows() {
+    use std::io::BufRead as _;
+    let ca = ca();
+    let hit = Logged::cert(&ca, &["example.test"]);
+    let log = ServedLog::tiled(entries(&ca, 20, vec![(5, hit.clone())]));
+    let env = TestEnv::new();
+    let l = list(&env, &[("t", &log)]);
+    let mut child = env
+        .cmd()
+        .args([
+            "--log-list",
+            l.to_str().unwrap(),
+            "ct",
+            "tail",
+            "--log",
+            "t",
+        ])
+        .args(["--domain", "example.test", "--interval", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(next().starts_with("t #5 "));
+    assert!(next().contains("20 entries read"));
+    log.with(|s| {
+        s.entries.extend(entries(&ca, 10, vec![(3, hit.clone())]));
+        s.size = 30;
+    });
+    // Polls go on: a later one finds the new entry, and only it.
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("10 entries read")) {
+        lines.push(next());
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let found: Vec<_> = lines.iter().filter(|l| l.starts_with("t #")).collect();
+    assert_eq!(found.len(), 1, "{lines:?}");
+    assert!(found[0].starts_with("t #23 "), "{lines:?}");
+}

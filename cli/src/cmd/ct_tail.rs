@@ -143,8 +143,14 @@ fn print(log: &Log, o: &Outcome, a: &CtTailArgs) -> Result<()> {
     ))
 }
 
-/// One run over one log: follow, save, print. Err is the run's outcome.
-fn run_log(store: &mut Store, log: &Log, s: &Setup, a: &CtTailArgs) -> Result<Status> {
+/// One run over one log: follow, save, print; the outcome and, after HTTP
+/// 429/5xx, the seconds the log asked to wait.
+fn run_log(
+    store: &mut Store,
+    log: &Log,
+    s: &Setup,
+    a: &CtTailArgs,
+) -> Result<(Status, Option<u64>)> {
     let id = log.log_id_b64();
     let prev = ct_tail::load(store, &id)?;
     let opts = Options {
@@ -167,7 +173,7 @@ fn run_log(store: &mut Store, log: &Log, s: &Setup, a: &CtTailArgs) -> Result<St
                 );
             }
             print(log, &o, a)?;
-            Ok(Status::Ok)
+            Ok((Status::Ok, None))
         }
         Err(e) => {
             eprintln!(
@@ -175,11 +181,16 @@ fn run_log(store: &mut Store, log: &Log, s: &Setup, a: &CtTailArgs) -> Result<St
                 sanitize(&log.description),
                 sanitize(&e.to_string())
             );
-            Ok(if e.is_failure() {
+            let retry = match e {
+                TailError::Status { retry_in_secs, .. } => retry_in_secs,
+                _ => None,
+            };
+            let status = if e.is_failure() {
                 Status::Critical
             } else {
                 Status::Unknown
-            })
+            };
+            Ok((status, retry))
         }
     }
 }
@@ -202,12 +213,17 @@ pub fn run(ctx: &Ctx, a: CtTailArgs) -> Result<Status> {
     let mut store = ctx.store()?;
     loop {
         let mut status = Status::Ok;
+        let mut wait = a.interval.max(1);
         for log in &logs {
-            status = status.worst(run_log(&mut store, log, &setup, &a)?);
+            let (s, retry) = run_log(&mut store, log, &setup, &a)?;
+            status = status.worst(s);
+            wait = wait.max(retry.unwrap_or(0).min(6 * 3600));
         }
+        // Following: a misbehaving log ends it; a log that could not be
+        // read is tried again after the interval (or the wait it asked for).
         if a.once || status == Status::Critical {
             return Ok(status);
         }
-        std::thread::sleep(Duration::from_secs(a.interval.max(1)));
+        std::thread::sleep(Duration::from_secs(wait));
     }
 }
