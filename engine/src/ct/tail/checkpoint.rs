@@ -158,33 +158,5 @@ pub fn verify(text: &[u8], log: &Log, origin: &str) -> Result<Checkpoint, Checkp
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_sizes_and_key_ids() {
-        for (url, want) in [
-            (
-                "https://rome.ct.example.com/2024h1/",
-                "rome.ct.example.com/2024h1",
-            ),
-            ("https://log.example//", "log.example"),
-            ("http://127.0.0.1:5/x", "127.0.0.1:5/x"),
-        ] {
-            assert_eq!(origin_of(url), want);
-        }
-        for (s, want) in [
-            ("0", Some(0)),
-            ("17", Some(17)),
-            ("017", None),
-            ("", None),
-            ("-1", None),
-            ("1 ", None),
-            ("99999999999999999999999", None),
-        ] {
-            assert_eq!(parse_size(s), want, "{s:?}");
-        }
-        assert_ne!(key_id("a", &[0; 32]), key_id("b", &[0; 32]));
-        assert_ne!(key_id("a", &[0; 32]), key_id("a", &[1; 32]));
-    }
-}
+#[path = "checkpoint_tests.rs"]
+mod tests;
