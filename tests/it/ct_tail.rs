@@ -262,13 +262,27 @@ fn ct_tail_budget_stops_and_the_next_run_goes_on() {
     let log = ServedLog::tiled(entries(&ca, 600, vec![(10, hit.clone()), (300, hit)]));
     let env = TestEnv::new();
     let l = list(&env, &[("t", &log)]);
-    let (c, v) = tail_json(
+    // An issuer that does not hash to its fingerprint: a warning, no chain.
+    log.with(|s| s.wrong_issuer = true);
+    let out = tail(
         &env,
         &l,
         "t",
-        &["--domain", "example.test", "--max-bytes", "600"],
+        &["--domain", "example.test", "--max-bytes", "600", "--json"],
     );
-    assert_eq!(c, 0, "{v}");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not hash to its fingerprint"),
+        "{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["matches"][0]["issuer_spki_sha256"], Value::Null);
+    assert!(
+        find_file(&env.home(), &sha256_hex(&ca.der)).is_none(),
+        "not cached"
+    );
+    log.with(|s| s.wrong_issuer = false);
     assert_eq!(v["budget_hit"], true);
     assert_eq!(
         (v["entries_read"].as_u64(), v["next_index"].as_u64()),

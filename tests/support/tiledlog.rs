@@ -201,6 +201,8 @@ pub struct State {
     pub fail: Option<(u16, Vec<(String, String)>)>,
     /// Cut `get-entries` answers in half.
     pub truncate_entries: bool,
+    /// Serve other bytes for every issuer.
+    pub wrong_issuer: bool,
     /// Requests seen (paths).
     pub seen: Vec<String>,
     origin: String,
@@ -248,6 +250,7 @@ impl ServedLog {
             bomb_tile: None,
             fail: None,
             truncate_entries: false,
+            wrong_issuer: false,
             seen: Vec::new(),
             origin: String::new(),
         }));
@@ -384,6 +387,9 @@ fn serve_tiled(
         return ok(checkpoint(s, key, other));
     }
     if let Some(hex) = p.strip_prefix("issuer/") {
+        if s.wrong_issuer {
+            return ok(b"not the issuer".to_vec());
+        }
         for e in &s.entries {
             for c in &e.chain {
                 if certwatch_engine::model::sha256_hex(c) == hex {
