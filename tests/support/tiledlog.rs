@@ -422,15 +422,12 @@ fn serve_tiled(
             }
             body.extend(leaf);
         }
-        // Even tiles gzip with the header (not negotiated), odd ones plain.
-        return if n % 2 == 0 {
-            (
-                200,
-                vec![("Content-Encoding".into(), "gzip".into())],
-                gzip(&body),
-            )
-        } else {
-            ok(body)
+        // gzip with the header (not negotiated), plain, gzip without the header.
+        let gz = vec![("Content-Encoding".into(), "gzip".into())];
+        return match n % 3 {
+            0 => (200, gz, gzip(&body)),
+            1 => ok(body),
+            _ => ok(gzip(&body)),
         };
     }
     if let Some(rest) = p.strip_prefix("tile/") {
