@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+#[path = "args_ct.rs"]
+mod ct;
+pub use ct::{CtAuthorizeArgs, CtIssuancesArgs, CtTailArgs};
+
 /// certwatch: is the CA vouching for this site the one that always did?
 ///
 /// Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL
@@ -408,33 +412,7 @@ pub enum CtCommand {
     Issuances(CtIssuancesArgs),
     /// Mark a certificate as expected (by SHA-256, or a PEM/DER file): CT watches stop warning about it.
     Authorize(CtAuthorizeArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CtIssuancesArgs {
-    /// The domain.
-    #[arg(value_name = "DOMAIN")]
-    pub domain: String,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
-    /// The search service: crt.sh-compatible (default https://crt.sh/) or certspotter's API (a URL
-    /// naming /v1/issuances or api.certspotter.com). Default: config `ct_search_url`.
-    #[arg(long, value_name = "URL")]
-    pub search_url: Option<String>,
-    /// Include expired certificates.
-    #[arg(long)]
-    pub include_expired: bool,
-    /// Include certificates for subdomains (of any depth).
-    #[arg(long)]
-    pub include_subdomains: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct CtAuthorizeArgs {
-    /// The certificate's SHA-256 (hex), or a PEM/DER file of it.
-    #[arg(value_name = "SHA256|CERT.pem")]
-    pub cert: String,
+    Tail(CtTailArgs),
 }
 
 #[derive(Debug, Args)]

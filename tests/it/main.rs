@@ -14,6 +14,7 @@ mod crash;
 mod ct;
 mod ct_builtin;
 mod ct_issuances;
+mod ct_tail;
 mod ct_vectors;
 mod ct_watch;
 mod ct_watch_daemon;

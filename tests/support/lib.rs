@@ -11,6 +11,7 @@ pub mod ctsearch;
 pub mod dns;
 mod pki;
 mod servers;
+pub mod tiledlog;
 
 pub use ccadb::*;
 pub use pki::*;

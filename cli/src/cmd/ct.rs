@@ -34,6 +34,7 @@ pub fn run(ctx: &Ctx, c: CtCommand) -> Result<Status> {
         CtCommand::Show(a) => show(ctx, a),
         CtCommand::Issuances(a) => super::ct_issuances::issuances(ctx, a),
         CtCommand::Authorize(a) => super::ct_issuances::authorize(ctx, a),
+        CtCommand::Tail(a) => super::ct_tail::run(ctx, a),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod ccadb;
 pub mod check;
 pub mod ct;
 pub mod ct_issuances;
+pub mod ct_tail;
 pub mod daemon;
 pub mod extension;
 pub mod history;

@@ -142,6 +142,31 @@ impl Answer {
         }
         Ok(body)
     }
+
+    /// The body, at most `max` bytes, read by `deadline`: the client's
+    /// timeout bounds each read, this bounds a server that trickles forever.
+    pub fn body_by(self, max: u64, deadline: std::time::Instant) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        let mut r = self.0.take(max + 1);
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(BodyError::Read(
+                    "the answer took longer than the timeout".into(),
+                ));
+            }
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => body.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BodyError::Read(e.to_string())),
+            }
+        }
+        if body.len() as u64 > max {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(body)
+    }
 }
 
 fn get(client: &HttpClient, url: &str, max: usize) -> Result<Vec<u8>, ListError> {

@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod loglist;
 pub mod policy;
 pub mod sct;
+pub mod tail;
 pub mod watch;
 
 use std::sync::{Arc, RwLock};

@@ -17,8 +17,10 @@
 //! (core migrations), [`history`] (sites, sightings, acceptances, the audit
 //! log), and one module per feature's own tables, each with its own
 //! append-only migrations: [`pins`] (user pins, acknowledged interceptors),
-//! [`watch`] (watch list, alerts, events listing).
+//! [`watch`] (watch list, alerts, events listing), [`ct_tail`] (the
+//! position of `ct tail` in each log).
 
+pub mod ct_tail;
 pub mod ct_watch;
 mod error;
 pub mod history;
@@ -65,6 +67,7 @@ const MODULES: &[(&str, &[&str])] = &[
     ("pins", pins::MIGRATIONS),
     ("daemon", watch::MIGRATIONS),
     ("ct_watch", ct_watch::MIGRATIONS),
+    ("ct_tail", ct_tail::MIGRATIONS),
 ];
 
 impl Store {
