@@ -21,7 +21,7 @@ use certwatch_engine::check::{read_roots, unix_now};
 use certwatch_engine::ct::fetch::HttpClient;
 use certwatch_engine::ct::watch::familiar::{Assessed, Familiar};
 use certwatch_engine::ct::watch::run::Lookup;
-use certwatch_engine::ct::watch::{self, Polite, Query, WatchError};
+use certwatch_engine::ct::watch::{self, Query, WatchError};
 use certwatch_engine::report::issuance_json;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::schedule::next_due_after_failure;
@@ -108,12 +108,11 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
     };
     let first = w.polls == 0 && lookup.history.is_empty() && lookup.seed.is_empty();
     let tls_roots = (!roots.is_empty()).then_some(roots.as_slice());
-    let http = match Polite::new(tls_roots, Duration::ZERO) {
-        Ok(h) => h,
+    let aia = HttpClient::new(tls_roots, Duration::from_secs(10)).ok();
+    let mut search = match watch::service_for(&url, tls_roots) {
+        Ok(s) => s,
         Err(e) => return failed(shared, w, 3_600, &e.to_string()),
     };
-    let aia = HttpClient::new(tls_roots, Duration::from_secs(10)).ok();
-    let mut search = watch::service_for(&url, http);
     let now = unix_now();
     let found = match lookup.search(
         search.as_mut(),

@@ -196,6 +196,13 @@ fn certspotter_issuances_use_the_claimed_key_through_ccadb() {
     assert_eq!(rogue["familiar"], false);
     assert_eq!(rogue["operator"], "Rogue Ltd", "{rogue}");
     assert_eq!(rogue["issuer"]["key"], "claimed");
+
+    // The server's bare URL: its crt.sh path answers 404, so the same
+    // service is asked as certspotter's API.
+    let (c, v) = issuances(&w.e, &base, &["--include-subdomains"]);
+    assert_eq!(c, 1, "{v}");
+    assert_eq!(v["issuances"].as_array().unwrap().len(), 3, "{v}");
+    assert!(v["search"].as_str().unwrap().contains("certspotter"), "{v}");
 }
 
 fn fails_with(e: &TestEnv, url: &str, want: &str) {

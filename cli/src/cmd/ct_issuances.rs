@@ -10,7 +10,7 @@ use certwatch_engine::check::{read_roots, unix_now};
 use certwatch_engine::ct::fetch::HttpClient;
 use certwatch_engine::ct::watch::familiar::Assessed;
 use certwatch_engine::ct::watch::run::Lookup;
-use certwatch_engine::ct::watch::{self, Polite, Query};
+use certwatch_engine::ct::watch::{self, Query};
 use certwatch_engine::report::{issuance_json, rfc3339};
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::Layer;
@@ -63,9 +63,8 @@ pub fn issuances(ctx: &Ctx, a: CtIssuancesArgs) -> Result<Status> {
     let mut store = ctx.store()?;
     let mut lookup = Lookup::load(&store, &q.domain, &roots, &table)?;
     let tls_roots = (!roots.is_empty()).then_some(roots.as_slice());
-    let http = Polite::new(tls_roots, Duration::ZERO).map_err(|e| anyhow!("{e}"))?;
     let aia = HttpClient::new(tls_roots, Duration::from_secs(10)).ok();
-    let mut search = watch::service_for(&url, http);
+    let mut search = watch::service_for(&url, tls_roots).map_err(|e| anyhow!("{e}"))?;
     let now = unix_now();
     let found = lookup
         .search(search.as_mut(), &q, None, aia.as_ref(), &table, now)

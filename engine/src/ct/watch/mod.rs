@@ -244,13 +244,67 @@ pub trait Search: Send {
 }
 
 /// The search service of `url`: certspotter's API when the URL names
-/// `/v1/issuances` or api.certspotter.com, else a crt.sh-compatible search.
-pub fn service_for(url: &str, http: Polite) -> Box<dyn Search> {
+/// `/v1/issuances` or api.certspotter.com; else a crt.sh-compatible
+/// search, and when that path answers HTTP 404 at a URL without a path,
+/// certspotter's API under it (`URL/v1/issuances`), which is then kept.
+/// `roots`: the TLS roots for HTTPS (`None`: the Mozilla roots).
+pub fn service_for(url: &str, roots: Option<&[Vec<u8>]>) -> Result<Box<dyn Search>, WatchError> {
     let lower = url.to_ascii_lowercase();
+    let polite = || Polite::new(roots, std::time::Duration::ZERO);
     if lower.contains("/v1/issuances") || lower.contains("api.certspotter.com") {
-        Box::new(CertSpotter::new(url, http))
-    } else {
-        Box::new(CrtSh::new(url, http))
+        return Ok(Box::new(CertSpotter::new(url, polite()?)));
+    }
+    let crtsh = CrtSh::new(url, polite()?);
+    let bare = url
+        .split_once("://")
+        .map(|(_, rest)| !rest.trim_end_matches('/').contains('/') && !rest.contains('?'))
+        .unwrap_or(false);
+    if !bare {
+        return Ok(Box::new(crtsh));
+    }
+    Ok(Box::new(Either {
+        crtsh,
+        certspotter: CertSpotter::new(url, polite()?),
+        use_certspotter: false,
+    }))
+}
+
+/// A server at a bare URL: crt.sh-compatible, else certspotter's API.
+struct Either {
+    crtsh: CrtSh,
+    certspotter: CertSpotter,
+    use_certspotter: bool,
+}
+
+impl Search for Either {
+    fn name(&self) -> String {
+        if self.use_certspotter {
+            self.certspotter.name()
+        } else {
+            self.crtsh.name()
+        }
+    }
+
+    fn search(&mut self, q: &Query, after: Option<&str>) -> Result<Page, WatchError> {
+        if self.use_certspotter {
+            return self.certspotter.search(q, after);
+        }
+        match self.crtsh.search(q, after) {
+            Err(WatchError::Status { status: 404, .. }) => {
+                let page = self.certspotter.search(q, after)?;
+                self.use_certspotter = true;
+                Ok(page)
+            }
+            r => r,
+        }
+    }
+
+    fn downloads(&mut self) -> Option<&mut std::collections::HashMap<String, Vec<u8>>> {
+        if self.use_certspotter {
+            None
+        } else {
+            self.crtsh.downloads()
+        }
     }
 }
 
