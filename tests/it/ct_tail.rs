@@ -190,7 +190,7 @@ fn ct_tail_tiled_log_two_runs_while_it_grows() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let s = stdout(&out);
-    assert!(s.contains("#599 ") && s.contains(" precert sha256="), "{s}");
+    assert!(s.contains("#599 ") && s.contains(" precert UNFAMILIAR sha256="), "{s}");
     assert!(
         !s.contains("#400 "),
         "www is not example.test without --include-subdomains: {s}"
@@ -505,4 +505,49 @@ fn ct_tail_without_once_follows_the_log_as_it_grows() {
     let found: Vec<_> = lines.iter().filter(|l| l.starts_with("t #")).collect();
     assert_eq!(found.len(), 1, "{lines:?}");
     assert!(found[0].starts_with("t #23 "), "{lines:?}");
+}
+
+#[test]
+fn ct_tail_judges_matches_by_key_like_ct_issuances() {
+    let ca = ca();
+    // Another CA under the same organisation name: names make no CA one.
+    let rogue = Ca::root("Tail Test CA", "Tail Test Org");
+    let env = TestEnv::new().public_roots(&[&ca]);
+    let srv = certwatch_tests::TlsServer::start(&ca.leaf(&["www.example.test"]));
+    let (c, v) = env.check_json(
+        "www.example.test",
+        &["--connect", &format!("127.0.0.1:{}", srv.port())],
+    );
+    assert_eq!(c, 0, "{v}");
+    let log = ServedLog::tiled(entries(
+        &ca,
+        10,
+        vec![
+            (2, Logged::cert(&ca, &["api.example.test"])),
+            (5, Logged::cert(&rogue, &["login.example.test"])),
+        ],
+    ));
+    let l = list(&env, &[("Test Tiled 2026", &log)]);
+    let subs = [
+        "--domain",
+        "example.test",
+        "--include-subdomains",
+        "--start",
+        "0",
+    ];
+    let (c, v) = tail_json(&env, &l, "test tiled 2026", &subs);
+    assert_eq!(c, 0, "{v}");
+    let m = |i: u64| {
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["index"] == i)
+            .cloned()
+            .unwrap_or_else(|| panic!("no match {i}: {v}"))
+    };
+    assert_eq!(m(2)["familiar_by"], "history", "{v}");
+    assert_eq!(m(2)["issuer_key"], "verified");
+    assert_eq!(m(5)["familiar"], false, "{v}");
+    assert_eq!(m(5)["familiar_by"], Value::Null);
 }

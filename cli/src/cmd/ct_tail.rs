@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use certwatch_engine::check::read_roots;
+use certwatch_engine::check::{read_roots, unix_now};
 use certwatch_engine::ct::loglist::{b64, Log};
 use certwatch_engine::ct::tail::http::Fetcher;
 use certwatch_engine::ct::tail::rfc::Rfc6962Source;
 use certwatch_engine::ct::tail::tiled::TiledSource;
 use certwatch_engine::ct::tail::{follow, LogSource, Options, Outcome, TailError};
+use certwatch_engine::ct::watch::familiar::Assessed;
+use certwatch_engine::ct::watch::run::Lookup;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::settings::Layer;
@@ -53,6 +55,7 @@ fn select(list: &[Log], wanted: &[String]) -> Result<Vec<Log>> {
 
 struct Setup {
     roots: Option<Vec<Vec<u8>>>,
+    table: std::sync::Arc<certwatch_engine::ccadb::Table>,
     timeout: Duration,
     issuer_dir: PathBuf,
 }
@@ -77,13 +80,14 @@ fn source(log: &Log, s: &Setup) -> Result<Box<dyn LogSource>, TailError> {
     )))
 }
 
-fn print(log: &Log, o: &Outcome, a: &CtTailArgs) -> Result<()> {
+fn print(log: &Log, o: &Outcome, judged: &[Assessed], a: &CtTailArgs) -> Result<()> {
     let name = sanitize(&log.description);
     if a.json {
         let matches: Vec<_> = o
             .matches
             .iter()
-            .map(|m| {
+            .zip(judged)
+            .map(|(m, j)| {
                 json!({
                     "index": m.cert.index,
                     "timestamp": rfc3339((m.cert.timestamp_ms / 1000) as i64),
@@ -94,6 +98,10 @@ fn print(log: &Log, o: &Outcome, a: &CtTailArgs) -> Result<()> {
                     "not_after": m.not_after.map(rfc3339),
                     "issuer": m.issuer,
                     "issuer_spki_sha256": m.issuer_spki_sha256,
+                    "issuer_key": j.issuance.issuer_key.as_str(),
+                    "operator": j.ca.operator,
+                    "familiar": j.familiar.is_some(),
+                    "familiar_by": j.familiar.map(|f| f.as_str()),
                 })
             })
             .collect();
@@ -112,10 +120,15 @@ fn print(log: &Log, o: &Outcome, a: &CtTailArgs) -> Result<()> {
             .to_string(),
         );
     }
-    for m in &o.matches {
+    for (m, j) in o.matches.iter().zip(judged) {
         let names: Vec<String> = m.names.iter().map(|n| sanitize(n)).collect();
+        let familiar = match (j.familiar, j.expired) {
+            (_, true) => "expired".to_string(),
+            (Some(f), _) => f.as_str().to_string(),
+            (None, _) => "UNFAMILIAR".to_string(),
+        };
         super::out(&format!(
-            "{name} #{} {} {} sha256={} names={} issuer=\"{}\" issuer_spki_sha256={}",
+            "{name} #{} {} {} {familiar} sha256={} names={} issuer=\"{}\" issuer_spki_sha256={}",
             m.cert.index,
             rfc3339((m.cert.timestamp_ms / 1000) as i64),
             if m.cert.precert { "precert" } else { "cert" },
@@ -151,6 +164,7 @@ fn run_log(
     s: &Setup,
     a: &CtTailArgs,
 ) -> Result<(Status, Option<u64>)> {
+    let lookup = judge_with(store, s, &a.domains)?;
     let id = log.log_id_b64();
     let prev = ct_tail::load(store, &id)?;
     let opts = Options {
@@ -172,7 +186,8 @@ fn run_log(
                     sanitize(w)
                 );
             }
-            print(log, &o, a)?;
+            let judged = lookup.judge_logged(&o.matches, &s.table, unix_now());
+            print(log, &o, &judged, a)?;
             Ok((Status::Ok, None))
         }
         Err(e) => {
@@ -195,6 +210,27 @@ fn run_log(
     }
 }
 
+/// What the matches are judged against (as `ct issuances` does): the
+/// history under every `--domain`, their CT seeds, the authorized
+/// certificates, the CA certificates certwatch knows.
+fn judge_with(store: &Store, s: &Setup, domains: &[String]) -> Result<Lookup> {
+    let roots = s.roots.clone().unwrap_or_default();
+    let mut all = Lookup::default();
+    for d in domains {
+        let l = Lookup::load(
+            store,
+            &d.trim().trim_end_matches('.').to_ascii_lowercase(),
+            &roots,
+            &s.table,
+        )?;
+        all.history.extend(l.history);
+        all.seed.extend(l.seed);
+        all.authorized = l.authorized;
+        all.candidates = l.candidates;
+    }
+    Ok(all)
+}
+
 pub fn run(ctx: &Ctx, a: CtTailArgs) -> Result<Status> {
     let list = super::ct::lists(ctx)?.ok_or_else(|| {
         anyhow!("no CT log list: run `certwatch ct update` or pass --log-list FILE")
@@ -207,6 +243,7 @@ pub fn run(ctx: &Ctx, a: CtTailArgs) -> Result<Status> {
     };
     let setup = Setup {
         roots,
+        table: ctx.ccadb()?,
         timeout: Duration::from_secs(a.timeout.max(1)),
         issuer_dir: ctx.paths.data_dir.join("ct").join("issuers"),
     };

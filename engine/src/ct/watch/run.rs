@@ -140,6 +140,62 @@ impl Lookup {
         }
     }
 
+    /// Judges certificates a log itself showed (`ct tail`): the issuing key
+    /// by signature against the log's chain and the candidates (a
+    /// precertificate entry known only by its TBS keeps the log's issuer
+    /// key hash, `claimed`), then [`assess`].
+    pub fn judge_logged(
+        &self,
+        found: &[crate::ct::tail::Found],
+        table: &Table,
+        now: i64,
+    ) -> Vec<Assessed> {
+        let list = found
+            .iter()
+            .map(|f| {
+                let (issuer_org, issuer_cn) = super::dn_parts(&f.issuer);
+                let mut i = super::Issuance {
+                    source: f.cert.log.clone(),
+                    id: f.cert.index.to_string(),
+                    key: format!("log:{}", f.sha256),
+                    sha256: Some(f.sha256.clone()),
+                    issuer: f.issuer.clone(),
+                    issuer_org,
+                    issuer_cn,
+                    issuer_spki: f
+                        .issuer_spki_sha256
+                        .as_deref()
+                        .and_then(crate::ccadb::parse_hex32)
+                        .map(|k| crate::ct::loglist::b64(&k)),
+                    names: f.names.clone(),
+                    not_before: f.not_before,
+                    not_after: f.not_after,
+                    precert: f.cert.precert,
+                    der: Some(f.cert.der.clone()),
+                    ..super::Issuance::default()
+                };
+                if i.issuer_spki.is_some() {
+                    i.issuer_key = IssuerKey::Claimed;
+                }
+                let mut candidates: Vec<CertInfo> = f
+                    .cert
+                    .chain
+                    .iter()
+                    .filter_map(|d| parse_cert(d).ok())
+                    .collect();
+                candidates.extend(self.candidates.iter().cloned());
+                establish(&mut i, &candidates);
+                i
+            })
+            .collect();
+        let known = Known {
+            history: &self.history,
+            authorized: &self.authorized,
+            seed: &self.seed,
+        };
+        assess(list, &known, table, now)
+    }
+
     /// Searches `q` after `after`, establishes keys, judges.
     pub fn search(
         &mut self,
