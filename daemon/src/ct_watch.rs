@@ -101,7 +101,11 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
         .or(config.ct_search_url.clone())
         .unwrap_or_else(|| watch::DEFAULT_SEARCH_URL.to_string());
     let q = Query::new(&w.domain, w.include_subdomains, false);
-    let lookup = Lookup::load(&shared.lock().store, &q.domain, &roots, &table);
+    let lookup = {
+        let i = shared.lock();
+        Lookup::load(&i.store, &q.domain, &roots, &table)
+            .and_then(|l| l.with_downloads(&i.store, &url))
+    };
     let mut lookup = match lookup {
         Ok(l) => l,
         Err(e) => return failed(shared, w, 60, &format!("store: {e}")),

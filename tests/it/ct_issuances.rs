@@ -156,6 +156,14 @@ fn crtsh_issuances_are_judged_by_key_and_merged() {
         "{log}"
     );
 
+    // Another crt.sh-compatible service numbers its certificates the same
+    // way: its ids never reuse the first service's downloads.
+    let other = SearchWorld::new();
+    let (fin2, _) = other.issue(&w.good2, 3, &["www.example.test"], 90, true);
+    let (url2, _) = crtsh_server(other.clone());
+    let (_, v) = issuances(&w.e, &url2, &["--include-subdomains"]);
+    assert_eq!(by_name(&v, "www.example.test")["sha256"], sha(&fin2), "{v}");
+
     // Not a certificate, not a hash: a clear error.
     let out = w.e.run(&["ct", "authorize", "nonsense"]);
     assert_eq!(code(&out), 3);

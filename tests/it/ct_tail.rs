@@ -190,7 +190,10 @@ fn ct_tail_tiled_log_two_runs_while_it_grows() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let s = stdout(&out);
-    assert!(s.contains("#599 ") && s.contains(" precert UNFAMILIAR sha256="), "{s}");
+    assert!(
+        s.contains("#599 ") && s.contains(" precert UNFAMILIAR sha256="),
+        "{s}"
+    );
     assert!(
         !s.contains("#400 "),
         "www is not example.test without --include-subdomains: {s}"

@@ -61,7 +61,8 @@ pub fn issuances(ctx: &Ctx, a: CtIssuancesArgs) -> Result<Status> {
     };
     let table = ctx.ccadb()?;
     let mut store = ctx.store()?;
-    let mut lookup = Lookup::load(&store, &q.domain, &roots, &table)?;
+    let mut lookup =
+        Lookup::load(&store, &q.domain, &roots, &table)?.with_downloads(&store, &url)?;
     let tls_roots = (!roots.is_empty()).then_some(roots.as_slice());
     let aia = HttpClient::new(tls_roots, Duration::from_secs(10)).ok();
     let mut search = watch::service_for(&url, tls_roots).map_err(|e| anyhow!("{e}"))?;

@@ -383,7 +383,7 @@ pub fn add_issuer(
     Ok(())
 }
 
-/// crt.sh downloads by id.
+/// crt.sh downloads by id from the service at `source` (its URL).
 pub fn cached_certs(
     store: &Store,
     source: &str,
@@ -399,7 +399,7 @@ pub fn cached_certs(
     Ok(rows)
 }
 
-/// Keeps crt.sh downloads.
+/// Keeps crt.sh downloads from the service at `source`.
 pub fn cache_certs<'a>(
     store: &mut Store,
     source: &str,

@@ -163,20 +163,25 @@ impl CrtSh {
     /// One certificate by crt.sh id (PEM or DER), checked to be the row's
     /// (same serial number).
     fn download(&mut self, row: &Issuance) -> Result<Vec<u8>, WatchError> {
-        if let Some(d) = self.downloaded.get(&row.id) {
-            return Ok(d.clone());
-        }
         let url = self.url(&format!("d={}", pct(&row.id)));
-        let body = self.http.get(&url)?;
-        let der = crate::model::split_chain(&body)
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .unwrap_or(body);
+        let der = match self.downloaded.get(&row.id) {
+            Some(d) => d.clone(),
+            None => {
+                let body = self.http.get(&url)?;
+                crate::model::split_chain(&body)
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+                    .unwrap_or(body)
+            }
+        };
+        // Checked for a cached certificate too: the cache is per service,
+        // but a row must still be the certificate it names.
         let parsed = issuer::parse(&der).map_err(|detail| WatchError::Parse {
             what: url.clone(),
             detail,
         })?;
         if row.serial.as_deref().is_some_and(|s| s != parsed.serial) {
+            self.downloaded.remove(&row.id);
             return Err(WatchError::Parse {
                 what: url,
                 detail: format!(

@@ -31,8 +31,10 @@ pub struct Lookup {
     pub seed: Vec<CaIdentity>,
     /// Authorized certificates.
     pub authorized: HashSet<String>,
-    /// crt.sh downloads by id.
+    /// crt.sh downloads by id, from the service `download_source`.
     pub downloads: HashMap<String, Vec<u8>>,
+    /// The service the downloads are from (its URL): ids are per service.
+    pub download_source: String,
     /// CA certificates fetched by AIA in this search (to keep).
     pub fetched: Vec<CertInfo>,
     /// What went wrong on the side (an AIA URL that failed): the issuance
@@ -53,8 +55,9 @@ pub struct Found {
 
 impl Lookup {
     /// Reads the store: CA certificates, the history under `domain`, its
-    /// CT seeds, the authorized certificates, crt.sh downloads. `roots`
-    /// (DER) are the configured roots.
+    /// CT seeds, the authorized certificates. `roots` (DER) are the
+    /// configured roots. [`Lookup::with_downloads`] adds a service's
+    /// cached downloads.
     pub fn load(
         store: &Store,
         domain: &str,
@@ -80,10 +83,18 @@ impl Lookup {
             history: resolve(ct_watch::identities_under(store, domain)?),
             seed: resolve(ct_watch::seeds_for(store, domain)?),
             authorized: ct_watch::authorized(store)?,
-            downloads: ct_watch::cached_certs(store, "crt.sh")?,
+            downloads: HashMap::new(),
+            download_source: String::new(),
             fetched: Vec::new(),
             notes: Vec::new(),
         })
+    }
+
+    /// The certificates downloaded before from the service at `url`.
+    pub fn with_downloads(mut self, store: &Store, url: &str) -> Result<Lookup, StoreError> {
+        self.downloads = ct_watch::cached_certs(store, url)?;
+        self.download_source = url.to_string();
+        Ok(self)
     }
 
     /// Keeps the CA certificates fetched and the certificates downloaded.
@@ -91,7 +102,10 @@ impl Lookup {
         for c in &self.fetched {
             ct_watch::add_issuer(store, &c.sha256, &c.spki_sha256, &c.der, now)?;
         }
-        ct_watch::cache_certs(store, "crt.sh", self.downloads.iter())
+        if self.download_source.is_empty() {
+            return Ok(());
+        }
+        ct_watch::cache_certs(store, &self.download_source, self.downloads.iter())
     }
 
     /// Establishes the issuing key of every issuance of `page`: by the
