@@ -125,7 +125,7 @@ fn line(x: &Assessed) -> String {
         Some(op) => format!("{} (operated by {op})", x.ca.short()),
         None => x.ca.short().to_string(),
     };
-    let sha = i.sha256.as_deref().map(|s| &s[..s.len().min(16)]);
+    let sha = i.sha256.as_deref().map(|s| s.get(..16).unwrap_or(s));
     format!(
         "{state}  {}  {}  {}  until {}{}",
         sha.unwrap_or("(not downloaded)"),

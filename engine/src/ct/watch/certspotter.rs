@@ -134,10 +134,16 @@ pub fn parse_certspotter(
         let claimed = iss
             .and_then(|i| i.pubkey_sha256.as_deref())
             .and_then(hex_to_b64);
-        let sha256 = r
-            .cert_sha256
-            .or_else(|| r.cert.as_ref().and_then(|c| c.sha256.clone()))
-            .or_else(|| parsed.as_ref().map(|p| p.sha256.clone()))
+        // The certificate's own hash when it came along; else the
+        // service's, only when it is a SHA-256 in hex.
+        let sha256 = parsed
+            .as_ref()
+            .map(|p| p.sha256.clone())
+            .or_else(|| {
+                r.cert_sha256
+                    .or_else(|| r.cert.as_ref().and_then(|c| c.sha256.clone()))
+                    .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            })
             .map(|s| s.to_ascii_lowercase());
         let precert = parsed
             .as_ref()
@@ -253,7 +259,7 @@ mod tests {
 
     #[test]
     fn parses_the_api_shape_and_refuses_garbage() {
-        let body = br#"[{"id":"9","tbs_sha256":"AB","cert_sha256":"CD","dns_names":["www.example.com","other.net"],"pubkey_sha256":"00","issuer":{"friendly_name":"Let's Encrypt","name":"C=US, O=Let's Encrypt, CN=R11","pubkey_sha256":"0000000000000000000000000000000000000000000000000000000000000001"},"not_before":"2026-01-01T00:00:00Z","not_after":"2026-04-01T00:00:00Z","revoked":false}]"#;
+        let body = br#"[{"id":"9","tbs_sha256":"AB","cert_sha256":"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9","dns_names":["www.example.com","other.net"],"pubkey_sha256":"00","issuer":{"friendly_name":"Let's Encrypt","name":"C=US, O=Let's Encrypt, CN=R11","pubkey_sha256":"0000000000000000000000000000000000000000000000000000000000000001"},"not_before":"2026-01-01T00:00:00Z","not_after":"2026-04-01T00:00:00Z","revoked":false}]"#;
         let q = Query::new("example.com", true, false);
         let (got, last) = parse_certspotter(&q, body).unwrap();
         assert_eq!(last.as_deref(), Some("9"));
@@ -261,7 +267,7 @@ mod tests {
         let i = &got[0];
         assert_eq!(i.names, vec!["www.example.com"]);
         assert_eq!(i.key, "certspotter:ab");
-        assert_eq!(i.sha256.as_deref(), Some("cd"));
+        assert_eq!(i.sha256, None, "not a SHA-256: not taken");
         assert_eq!(i.issuer_key, IssuerKey::Claimed);
         assert_eq!(
             i.issuer_spki.as_deref(),
