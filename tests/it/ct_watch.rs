@@ -1,14 +1,11 @@
-//! The CT watch back-ends (crt.sh-style search, RFC 6962 log monitor)
+//! The crt.sh-compatible search back-end (position, politeness, errors)
 //! against plain HTTP servers on 127.0.0.1 speaking the real API shapes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use certwatch_engine::ct::watch::{CrtSh, CtSearch, LogMonitor, Polite, Query, Search, WatchError};
-use certwatch_engine::ct::LogList;
-use certwatch_engine::model::parse_cert;
-use certwatch_tests::ctlog::{b64, entry_precert, entry_x509, list_json, now_ms, TestLog};
-use certwatch_tests::{http_server, Ca};
+use certwatch_engine::ct::watch::{CrtSh, Polite, Query, Search, WatchError};
+use certwatch_tests::http_server;
 
 fn polite(min_secs: u64) -> Polite {
     Polite::new(None, std::time::Duration::from_secs(min_secs)).unwrap()
@@ -121,135 +118,4 @@ fn crtsh_backend_search_position_and_errors() {
         Err(WatchError::RateLimited { .. })
     ));
     assert_eq!(hits.load(Ordering::SeqCst), before);
-}
-
-/// A `MerkleTreeLeaf` for a certificate (x509 entry) or a precertificate TBS.
-fn merkle_leaf(ts: u64, der: &[u8], precert_issuer_spki: Option<&[u8]>) -> Vec<u8> {
-    let mut v = vec![0u8, 0];
-    v.extend_from_slice(&ts.to_be_bytes());
-    match precert_issuer_spki {
-        Some(spki) => {
-            v.extend_from_slice(&entry_precert(spki, der));
-        }
-        None => v.extend_from_slice(&entry_x509(der)),
-    }
-    v.extend_from_slice(&[0, 0]);
-    v
-}
-
-fn sth_json(log: &TestLog, tree_size: u64, tamper: bool) -> Vec<u8> {
-    let ts = now_ms();
-    let root = [7u8; 32];
-    let mut signed = vec![0u8, 1];
-    signed.extend_from_slice(&ts.to_be_bytes());
-    signed.extend_from_slice(&(if tamper { tree_size + 1 } else { tree_size }).to_be_bytes());
-    signed.extend_from_slice(&root);
-    let sig = log.sign(&signed);
-    let mut ds = vec![4u8, 3];
-    ds.extend_from_slice(&(sig.len() as u16).to_be_bytes());
-    ds.extend_from_slice(&sig);
-    format!(
-        r#"{{"tree_size":{tree_size},"timestamp":{ts},"sha256_root_hash":"{}","tree_head_signature":"{}"}}"#,
-        b64(&root),
-        b64(&ds)
-    )
-    .into_bytes()
-}
-
-#[test]
-fn rfc6962_backend_reads_new_entries() {
-    let good = Ca::root("Good CA", "Good Trust");
-    let rogue = Ca::root("Rogue CA", "Rogue Trust");
-    let log = TestLog::new();
-    let list = LogList::parse("t", list_json(&[(&log, "Op")]).as_bytes()).unwrap();
-    let log_entry = list.logs()[0].clone();
-
-    let ts = now_ms();
-    let x509 = good.leaf(&["www.watch.test"]).chain[0].clone();
-    let pre = rogue.leaf(&["login.watch.test"]).chain[0].clone();
-    let pre_tbs = parse_cert(&pre).unwrap().tbs_der;
-    let rogue_spki = parse_cert(&rogue.der).unwrap().spki_der;
-    let other = good.leaf(&["unrelated.test"]).chain[0].clone();
-    let leaves: Vec<Vec<u8>> = vec![
-        merkle_leaf(ts, &other, None),
-        merkle_leaf(ts, &x509, None),
-        merkle_leaf(ts, &other, None),
-        merkle_leaf(ts, &pre_tbs, Some(&rogue_spki)),
-        merkle_leaf(ts, &other, None),
-    ];
-    let tree = Arc::new(std::sync::Mutex::new(leaves));
-    let sth_tamper = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (t2, st2) = (tree.clone(), sth_tamper.clone());
-    let log_sth = Arc::new(log);
-    let l2 = log_sth.clone();
-    let (base, hits) = http_server(Arc::new(move |t: &str| {
-        let leaves = t2.lock().unwrap().clone();
-        if t.starts_with("/ct/v1/get-sth") {
-            return (
-                200,
-                vec![],
-                sth_json(&l2, leaves.len() as u64, st2.load(Ordering::SeqCst)),
-            );
-        }
-        if t.starts_with("/ct/v1/get-entries") {
-            let start: usize = query_param(t, "start").unwrap().parse().unwrap();
-            let end: usize = query_param(t, "end").unwrap().parse().unwrap();
-            if start >= 100 {
-                return (200, vec![], b"{\"entries\": 7}".to_vec());
-            }
-            // Logs may answer with fewer entries than asked: at most 2 here.
-            let stop = (end + 1).min(leaves.len()).min(start + 2);
-            let entries: Vec<String> = leaves[start..stop]
-                .iter()
-                .map(|l| format!(r#"{{"leaf_input":"{}","extra_data":""}}"#, b64(l)))
-                .collect();
-            return (
-                200,
-                vec![],
-                format!(r#"{{"entries":[{}]}}"#, entries.join(",")).into_bytes(),
-            );
-        }
-        (404, vec![], b"no".to_vec())
-    }));
-
-    let domains = vec!["watch.test".to_string()];
-    let mut m = LogMonitor::new(&base, Some(log_entry.clone()), polite(0));
-    m.batch = 4;
-    let found = m.poll(&domains).unwrap();
-    assert_eq!(m.next_index, Some(5));
-    assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found[0].names, vec!["www.watch.test"]);
-    assert!(!found[0].precert);
-    assert_eq!(found[1].names, vec!["login.watch.test"]);
-    assert!(found[1].precert);
-    assert_eq!(found[1].issuer_org.as_deref(), Some("Rogue Trust"));
-    assert_eq!(found[1].id, "3");
-
-    // Nothing new: only get-sth is asked.
-    let before = hits.load(Ordering::SeqCst);
-    assert!(m.poll(&domains).unwrap().is_empty());
-    assert_eq!(hits.load(Ordering::SeqCst), before + 1);
-
-    // One new entry: read from where the last poll stopped.
-    tree.lock()
-        .unwrap()
-        .push(merkle_leaf(ts, &pre_tbs, Some(&rogue_spki)));
-    let found = m.poll(&domains).unwrap();
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].id, "5");
-
-    // A tree head whose signature does not verify is refused.
-    sth_tamper.store(true, Ordering::SeqCst);
-    let e = m.poll(&domains).unwrap_err();
-    assert!(e.to_string().contains("does not verify"), "{e}");
-    sth_tamper.store(false, Ordering::SeqCst);
-
-    // Garbage get-entries: a parse error, no panic.
-    let mut g = LogMonitor::new(&base, None, polite(0));
-    g.next_index = Some(100);
-    tree.lock()
-        .unwrap()
-        .resize(120, merkle_leaf(ts, &other, None));
-    let e = g.poll(&domains).unwrap_err();
-    assert!(matches!(e, WatchError::Parse { .. }), "{e}");
 }

@@ -8,12 +8,14 @@
 //! certificate downloaded by `?d=ID`); [`certspotter`] SSLMate's
 //! `/v1/issuances` API ([`CertSpotter`]); [`merge`] makes a precertificate
 //! and its certificate one issuance; [`issuer`] establishes the issuing
-//! CA's key by the certificate's signature; [`rfc6962`] reads
-//! a log's `get-sth` / `get-entries` (Merkle tree leaves, [`LogMonitor`]);
-//! [`polite`] is the HTTP manners both use ([`Polite`]: a minimum interval
-//! between polls, refused rather than slept, and backoff on HTTP 429/5xx
-//! honouring `Retry-After`). Parsing is pure. Nothing is queried unless the
-//! user adds a watch: the scheduler lives in the daemon.
+//! CA's key by the certificate's signature; [`familiar`] judges; [`run`]
+//! is the one search pipeline of the CLI and the daemon; [`rfc6962`] holds
+//! the RFC 6962 parsing `ct tail` uses (tree heads and their signature,
+//! Merkle tree leaves); [`polite`] is the HTTP manners the search services
+//! use ([`Polite`]: a minimum interval between polls, refused rather than
+//! slept, and backoff on HTTP 429/5xx honouring `Retry-After`). Parsing is
+//! pure. Nothing is queried unless the user runs `ct issuances` or adds a
+//! CT watch (the daemon's scheduler).
 
 pub mod certspotter;
 pub mod crtsh;
@@ -30,7 +32,7 @@ pub use certspotter::{parse_certspotter, CertSpotter};
 pub use crtsh::{dn_parts, parse_crtsh, CrtSh};
 pub use merge::merge;
 pub use polite::Polite;
-pub use rfc6962::{parse_entries, parse_leaf, parse_sth, verify_sth, LeafEntry, LogMonitor, Sth};
+pub use rfc6962::{parse_leaf, parse_sth, verify_sth, LeafEntry, Sth};
 
 /// How the issuing CA's key of an issuance is known.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -168,15 +170,6 @@ impl fmt::Display for WatchError {
 }
 
 impl std::error::Error for WatchError {}
-
-/// A CT search back-end.
-pub trait CtSearch: Send {
-    /// A short name for messages.
-    fn name(&self) -> String;
-    /// Certificates for `domains` and their subdomains (for log monitors:
-    /// those logged since the previous poll).
-    fn poll(&mut self, domains: &[String]) -> Result<Vec<Issuance>, WatchError>;
-}
 
 /// What a search service is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
