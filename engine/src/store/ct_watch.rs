@@ -452,6 +452,7 @@ pub fn identities_under(store: &Store, domain: &str) -> Result<Vec<CaIdentity>, 
     Ok(out)
 }
 
+/// The seeds query (also run inside `load_history`'s connection).
 pub(super) fn seeds(conn: &Connection, host: &str) -> rusqlite::Result<Vec<CaIdentity>> {
     let mut q = conn.prepare_cached(
         "SELECT DISTINCT s.issuer_spki, s.issuer FROM ct_seen s JOIN ct_watch w ON w.domain = s.domain
