@@ -95,10 +95,9 @@ pub fn poll(shared: &Shared, w: &CtWatch) {
         dns_server: settings.dns_server,
         ..CaaConfig::default()
     });
-    let url = std::env::var("CERTWATCH_CT_SEARCH_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .or(config.ct_search_url.clone())
+    let url = settings
+        .ct_search_url
+        .clone()
         .unwrap_or_else(|| watch::DEFAULT_SEARCH_URL.to_string());
     let q = Query::new(&w.domain, w.include_subdomains, false);
     let lookup = {

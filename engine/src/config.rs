@@ -206,11 +206,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
         }
     }
     if let Some(u) = &c.ct_search_url {
-        if !(u.starts_with("https://") || u.starts_with("http://")) {
-            return Err(format!(
-                "{file}: ct_search_url: expected an http(s):// URL, got {u:?}"
-            ));
-        }
+        crate::settings::parse_search_url(&format!("{file}: ct_search_url"), u)?;
     }
     if let Some(e) = &c.ct_watch_every {
         crate::schedule::parse_delay(e).map_err(|err| format!("{file}: ct_watch_every: {err}"))?;

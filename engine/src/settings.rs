@@ -18,6 +18,7 @@
 //! | expiry warning     | `warn_days`        | `CERTWATCH_WARN_DAYS`       | `--warn-days`        |
 //! | expiry critical    | `crit_days`        | `CERTWATCH_CRIT_DAYS`       | `--crit-days`        |
 //! | browser probe cache| `probe_cache`      | `CERTWATCH_PROBE_CACHE`     | (host, daemon only)  |
+//! | CT search service  | `ct_search_url`    | `CERTWATCH_CT_SEARCH_URL`   | `--search-url`       |
 //!
 //! `CERTWATCH_NO_CAA=1` is still read (as `CERTWATCH_CAA=0`).
 
@@ -55,6 +56,8 @@ pub mod env {
     pub const CRIT_DAYS: &str = "CERTWATCH_CRIT_DAYS";
     /// Seconds a probe answers for repeat browser visits (0 = off).
     pub const PROBE_CACHE: &str = "CERTWATCH_PROBE_CACHE";
+    /// The CT search service (`ct issuances`, the daemon's CT watch).
+    pub const CT_SEARCH_URL: &str = "CERTWATCH_CT_SEARCH_URL";
 }
 
 /// Default connect timeout.
@@ -135,6 +138,9 @@ pub struct Settings {
     /// Seconds a probe of a site answers for repeat browser visits
     /// (`check::browser::ProbeCache`; 0 = every visit probes).
     pub probe_cache: u32,
+    /// The CT search service: a crt.sh-compatible search or certspotter's
+    /// API (`ct::watch::service_for`); `None`: `ct::watch::DEFAULT_SEARCH_URL`.
+    pub ct_search_url: Option<String>,
     /// Where the file-valued settings came from.
     pub origins: Origins,
 }
@@ -152,6 +158,7 @@ impl Default for Settings {
             dns_server: None,
             expiry: ExpiryPolicy::default(),
             probe_cache: DEFAULT_PROBE_CACHE,
+            ct_search_url: None,
             origins: Origins::default(),
         }
     }
@@ -184,6 +191,8 @@ pub struct Layer {
     pub crit_days: Option<u32>,
     /// See [`Settings::probe_cache`].
     pub probe_cache: Option<u32>,
+    /// See [`Settings::ct_search_url`].
+    pub ct_search_url: Option<String>,
 }
 
 impl Settings {
@@ -214,6 +223,7 @@ impl Settings {
             set(&mut s.expiry.warn_days, l.warn_days.map(Some));
             set(&mut s.expiry.crit_days, l.crit_days.map(Some));
             set(&mut s.probe_cache, l.probe_cache);
+            set(&mut s.ct_search_url, l.ct_search_url.clone().map(Some));
         }
         s
     }
@@ -266,6 +276,7 @@ impl Layer {
             warn_days: c.warn_days,
             crit_days: c.crit_days,
             probe_cache: c.probe_cache,
+            ct_search_url: c.ct_search_url.clone(),
         }
     }
 
@@ -331,7 +342,19 @@ impl Layer {
                         })
                 })
                 .transpose()?,
+            ct_search_url: var(env::CT_SEARCH_URL)
+                .map(|v| parse_search_url(env::CT_SEARCH_URL, v.trim()))
+                .transpose()?,
         })
+    }
+}
+
+/// A CT search service URL: `http://` or `https://`.
+pub fn parse_search_url(what: &str, v: &str) -> Result<String, String> {
+    if v.starts_with("https://") || v.starts_with("http://") {
+        Ok(v.to_string())
+    } else {
+        Err(format!("{what}: expected an http(s):// URL, got {v:?}"))
     }
 }
 
@@ -420,6 +443,7 @@ mod tests {
             ("CERTWATCH_CAA", "maybe"),
             ("CERTWATCH_DNS_SERVER", "localhost"),
             ("CERTWATCH_WARN_DAYS", "-1"),
+            ("CERTWATCH_CT_SEARCH_URL", "ftp://crt.sh/"),
         ];
         for (k, v) in bad {
             let e = Layer::from_env(&vars(&[(k, v)])).unwrap_err();
@@ -432,6 +456,12 @@ mod tests {
         assert_eq!(l.caa, Some(true), "the new name wins");
         let l = Layer::from_env(&vars(&[("CERTWATCH_ROOTS", "")])).unwrap();
         assert_eq!(l.roots, None, "empty = unset");
+        let l = Layer::from_env(&vars(&[(
+            "CERTWATCH_CT_SEARCH_URL",
+            " https://ct.example/ ",
+        )]))
+        .unwrap();
+        assert_eq!(l.ct_search_url.as_deref(), Some("https://ct.example/"));
         let l = Layer::from_env(&vars(&[("CERTWATCH_DNS_SERVER", "127.0.0.1:5353")])).unwrap();
         assert_eq!(l.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
     }

@@ -110,6 +110,7 @@ fn every_subcommand_has_a_page_and_the_main_page_has_the_sections() {
         env::WARN_DAYS,
         env::CRIT_DAYS,
         env::PROBE_CACHE,
+        env::CT_SEARCH_URL,
         "NO_COLOR",
         "HTTPS_PROXY",
     ] {

@@ -13,7 +13,7 @@ use certwatch_engine::ct::watch::run::Lookup;
 use certwatch_engine::ct::watch::{self, Query};
 use certwatch_engine::report::{issuance_json, rfc3339};
 use certwatch_engine::sanitize::sanitize;
-use certwatch_engine::settings::Layer;
+use certwatch_engine::settings::{parse_search_url, Layer, Settings};
 use certwatch_engine::store::ct_watch;
 use serde_json::json;
 
@@ -21,40 +21,32 @@ use crate::args::{CtAuthorizeArgs, CtIssuancesArgs};
 use crate::ctx::Ctx;
 use crate::exit::Status;
 
-/// The environment variable naming the search service.
-pub const SEARCH_URL_ENV: &str = "CERTWATCH_CT_SEARCH_URL";
-
-/// The search service: the flag, else `CERTWATCH_CT_SEARCH_URL`, else
-/// config `ct_search_url`, else crt.sh.
-pub fn search_url(ctx: &Ctx, flag: Option<&str>) -> Result<String> {
-    if let Some(u) = flag {
-        return Ok(u.to_string());
-    }
-    if let Some(u) = std::env::var(SEARCH_URL_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    {
-        return Ok(u);
-    }
-    let config =
-        certwatch_engine::config::load(&ctx.paths.config_file()).map_err(anyhow::Error::msg)?;
-    Ok(config
+/// The search service in use: `ct_search_url` (flag > environment >
+/// config, the one precedence of [`certwatch_engine::settings`]), else
+/// crt.sh.
+pub fn search_url(settings: &Settings) -> String {
+    settings
         .ct_search_url
-        .unwrap_or_else(|| watch::DEFAULT_SEARCH_URL.to_string()))
+        .clone()
+        .unwrap_or_else(|| watch::DEFAULT_SEARCH_URL.to_string())
 }
 
 pub fn issuances(ctx: &Ctx, a: CtIssuancesArgs) -> Result<Status> {
-    let url = search_url(ctx, a.search_url.as_deref())?;
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(anyhow!(
-            "--search-url: expected an http(s):// URL, got {url:?}"
-        ));
-    }
+    let flag = a
+        .search_url
+        .as_deref()
+        .map(|u| parse_search_url("--search-url", u))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let q = Query::new(&a.domain, a.include_subdomains, a.include_expired);
     if q.domain.is_empty() || q.domain.contains(['/', ' ', ':']) {
         return Err(anyhow!("{:?} is not a domain name", a.domain));
     }
-    let settings = ctx.settings(Layer::default())?;
+    let settings = ctx.settings(Layer {
+        ct_search_url: flag,
+        ..Layer::default()
+    })?;
+    let url = search_url(&settings);
     let roots = match &settings.roots {
         Some(r) => read_roots(r)?,
         None => Vec::new(),

@@ -9,6 +9,7 @@ use certwatch_engine::probe::Site;
 use certwatch_engine::report::rfc3339;
 use certwatch_engine::sanitize::sanitize;
 use certwatch_engine::schedule::parse_every;
+use certwatch_engine::settings::Layer;
 use certwatch_engine::store::{ct_watch, watch};
 use serde_json::json;
 
@@ -119,7 +120,7 @@ pub fn watch(ctx: &Ctx, c: WatchCommand) -> Result<Status> {
                 let every = config.ct_watch_every.unwrap_or_else(|| "1h".into());
                 let ct_secs =
                     certwatch_engine::schedule::parse_delay(&every).map_err(anyhow::Error::msg)?;
-                let url = super::ct_issuances::search_url(ctx, None)?;
+                let url = super::ct_issuances::search_url(&ctx.settings(Layer::default())?);
                 ct_watch::add(
                     &mut store,
                     &site.host,

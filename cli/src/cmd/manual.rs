@@ -132,7 +132,7 @@ UNKNOWN: could not check (network error, bad input, bad usage).
 
 /// ENVIRONMENT: the settings' variables by their names in `settings::env`.
 fn environment() -> String {
-    let vars: [(&str, &str); 12] = [
+    let vars: [(&str, &str); 13] = [
         (env::ROOTS, "PEM file of public roots replacing the built\\-in Mozilla set (as \\fB\\-\\-roots\\fR)."),
         (env::LOCAL_ROOTS, "PEM file of local roots replacing the operating system's store (as \\fB\\-\\-local\\-roots\\fR)."),
         (env::LOG_LIST, "CT log\\-list files, separated by \\fB:\\fR (as \\fB\\-\\-log\\-list\\fR)."),
@@ -145,6 +145,10 @@ fn environment() -> String {
         (env::WARN_DAYS, "\\fBexpires_soon\\fR warning threshold, days."),
         (env::CRIT_DAYS, "\\fBexpires_soon\\fR critical threshold, days."),
         (env::PROBE_CACHE, "Seconds a probe answers for repeat browser visits (host and daemon; 0 = off)."),
+        (
+            env::CT_SEARCH_URL,
+            "The CT search service of ct issuances and CT watches (crt.sh-compatible or certspotter's API).",
+        ),
     ];
     let mut s = String::from(
         ".SH ENVIRONMENT\n\
