@@ -187,6 +187,15 @@ fn ct_alert_is_critical_when_caa_forbids_the_ca() {
         &["--connect", &format!("127.0.0.1:{}", srv.port())],
     );
     assert_eq!(c, 0, "{v}");
+    // The DigiCert intermediate is known by key from another site the user
+    // visited, so CT's certificate is established as its issuance (the
+    // check that the CAA match is by key, not by the certificate's names).
+    let other = TlsServer::start(&dg_i.leaf(&["news.other.test"]));
+    let (c, v) = e.check_json(
+        "news.other.test",
+        &["--connect", &format!("127.0.0.1:{}", other.port())],
+    );
+    assert_eq!(c, 0, "{v}");
     let search = SearchWorld::new();
     search.issue(&le_i, 1, &["www.example.test"], 90, true);
     search.issue(&dg_i, 2, &["login.example.test"], 90, true);
