@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand};
 #[path = "args_ct.rs"]
 mod ct;
 pub use ct::{CtAuthorizeArgs, CtIssuancesArgs, CtTailArgs};
+#[path = "args_fleet.rs"]
+mod fleet;
+pub use fleet::{FleetCommand, FleetOutliersArgs, FleetRoleArgs, FleetSiteArgs};
 
 /// certwatch: is the CA vouching for this site the one that always did?
 ///
@@ -66,6 +69,9 @@ pub enum Command {
     /// CCADB disclosures (who operates each public CA): update the cached table, show the one in use.
     #[command(subcommand)]
     Ccadb(CcadbCommand),
+    /// Fleet mode: share sightings with the organisation's machines (PostgreSQL), see their consensus.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// Is the daemon running? Version, database size, sites known, open alerts.
     Status(StatusArgs),
     /// Sites the daemon re-checks on a schedule.

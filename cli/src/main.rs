@@ -56,6 +56,7 @@ fn run(cli: args::Cli) -> anyhow::Result<Status> {
         args::Command::Extension(c) => cmd::extension::run(&ctx, c),
         args::Command::Ct(a) => cmd::ct::run(&ctx, a),
         args::Command::Ccadb(a) => cmd::ccadb::run(&ctx, a),
+        args::Command::Fleet(c) => cmd::fleet::run(&ctx, c),
         args::Command::Status(a) => cmd::daemon::status(&ctx, a),
         args::Command::Watch(c) => cmd::daemon::watch(&ctx, c),
         args::Command::Alerts(a) => cmd::daemon::alerts(&ctx, a),

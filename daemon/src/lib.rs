@@ -9,6 +9,7 @@ pub mod alert;
 pub mod ccadb_refresh;
 pub mod ct_refresh;
 pub mod ct_watch;
+pub mod fleet;
 pub mod hub;
 pub mod metrics;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The daemon's background tasks beside the socket: the scheduler of
 //! watched sites (and the browser's re-checks), the CT log list refresh,
-//! the CCADB refresh and the CT watch of chosen domains. Each returns on
-//! shutdown.
+//! the CCADB refresh, the CT watch of chosen domains and the fleet drain.
+//! Each returns on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,8 @@ pub(crate) fn spawn_background(
     tasks.spawn(async move { crate::ccadb_refresh::ccadb(s, &mut stop).await });
     let (s, mut stop) = (shared.clone(), shutdown.clone());
     tasks.spawn(async move { crate::ct_watch::watcher(s, &mut stop).await });
+    let (s, mut stop) = (shared.clone(), shutdown.clone());
+    tasks.spawn(async move { crate::fleet::drainer(s, &mut stop).await });
 }
 
 /// Sleeps until the earliest due watch (no wake-ups when nothing is due),

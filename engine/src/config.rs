@@ -91,6 +91,24 @@ pub struct Config {
     /// domain (default 1h; at least 1s).
     #[serde(default)]
     pub ct_watch_every: Option<String>,
+    /// Fleet mode: the organisation's PostgreSQL (`postgresql://…`).
+    #[serde(default)]
+    pub fleet_url: Option<String>,
+    /// PEM roots for the fleet server's TLS (default: the system's).
+    #[serde(default)]
+    pub fleet_ca: Option<PathBuf>,
+    /// A file holding the fleet server's password (never put it here).
+    #[serde(default)]
+    pub fleet_password_file: Option<PathBuf>,
+    /// This machine's network label in the fleet.
+    #[serde(default)]
+    pub fleet_network: Option<String>,
+    /// Send keyed hashes of site names instead of the names.
+    #[serde(default)]
+    pub fleet_hash_sites: Option<bool>,
+    /// The organisation's secret for `fleet_hash_sites`.
+    #[serde(default)]
+    pub fleet_secret_file: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -127,6 +145,12 @@ impl Default for Config {
             metrics_textfile: None,
             ct_search_url: None,
             ct_watch_every: None,
+            fleet_url: None,
+            fleet_ca: None,
+            fleet_password_file: None,
+            fleet_network: None,
+            fleet_hash_sites: None,
+            fleet_secret_file: None,
         }
     }
 }
@@ -207,6 +231,12 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
     }
     if let Some(u) = &c.ct_search_url {
         crate::settings::parse_search_url(&format!("{file}: ct_search_url"), u)?;
+    }
+    if let Some(u) = &c.fleet_url {
+        crate::fleet::parse_url(&format!("{file}: fleet_url"), u)?;
+    }
+    if let Some(n) = &c.fleet_network {
+        crate::fleet::parse_network(&format!("{file}: fleet_network"), n)?;
     }
     if let Some(e) = &c.ct_watch_every {
         crate::schedule::parse_delay(e).map_err(|err| format!("{file}: ct_watch_every: {err}"))?;

@@ -16,6 +16,7 @@ pub mod check;
 pub mod client;
 pub mod config;
 pub mod ct;
+pub mod fleet;
 pub mod format;
 pub mod install;
 pub mod interceptor;

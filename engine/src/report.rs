@@ -128,7 +128,32 @@ pub fn checked_json(c: &Checked) -> Value {
     if let Some(n) = &c.evidence.interceptor_accepted {
         v["interceptor_accepted"] = json!({ "network": n });
     }
+    if let Some(f) = &c.evidence.fleet {
+        v["fleet"] = fleet_json(f);
+    }
     v
+}
+
+/// JSON for fleet evidence: `{status: ok|unavailable, recent_machines,
+/// operators: [{operator, ca_name, machines, recent_machines, first_seen,
+/// last_seen}]}` or `{status: unavailable, reason}`.
+pub fn fleet_json(f: &crate::verdict::fleet::FleetEvidence) -> Value {
+    use crate::verdict::fleet::FleetEvidence;
+    match f {
+        FleetEvidence::View(v) => json!({
+            "status": "ok",
+            "recent_machines": v.recent_machines,
+            "operators": v.operators.iter().map(|o| json!({
+                "operator": o.operator,
+                "ca_name": o.ca_name,
+                "machines": o.machines,
+                "recent_machines": o.recent_machines,
+                "first_seen": rfc3339(o.first_seen),
+                "last_seen": rfc3339(o.last_seen),
+            })).collect::<Vec<_>>(),
+        }),
+        FleetEvidence::Unavailable(reason) => json!({"status": "unavailable", "reason": reason}),
+    }
 }
 
 /// A one-line notice when the CT log list judged with is stale at `now`,

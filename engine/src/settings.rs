@@ -19,6 +19,12 @@
 //! | expiry critical    | `crit_days`        | `CERTWATCH_CRIT_DAYS`       | `--crit-days`        |
 //! | browser probe cache| `probe_cache`      | `CERTWATCH_PROBE_CACHE`     | (host, daemon only)  |
 //! | CT search service  | `ct_search_url`    | `CERTWATCH_CT_SEARCH_URL`   | `--search-url`       |
+//! | fleet server       | `fleet_url`        | `CERTWATCH_FLEET_URL`       |                      |
+//! | fleet TLS roots    | `fleet_ca`         | `CERTWATCH_FLEET_CA`        |                      |
+//! | fleet password     | `fleet_password_file` | `CERTWATCH_FLEET_PASSWORD`, `CERTWATCH_FLEET_PASSWORD_FILE` |  |
+//! | fleet network label| `fleet_network`    | `CERTWATCH_FLEET_NETWORK`   |                      |
+//! | hashed site names  | `fleet_hash_sites`, `fleet_secret_file` | `CERTWATCH_FLEET_SECRET_FILE` |   |
+//! | fleet machine id   | (hashed OS id)     | `CERTWATCH_MACHINE_ID`      |                      |
 //!
 //! `CERTWATCH_NO_CAA=1` is still read (as `CERTWATCH_CAA=0`).
 
@@ -58,6 +64,20 @@ pub mod env {
     pub const PROBE_CACHE: &str = "CERTWATCH_PROBE_CACHE";
     /// The CT search service (`ct issuances`, the daemon's CT watch).
     pub const CT_SEARCH_URL: &str = "CERTWATCH_CT_SEARCH_URL";
+    /// The fleet server (`postgresql://…`).
+    pub const FLEET_URL: &str = "CERTWATCH_FLEET_URL";
+    /// PEM roots for the fleet server's TLS.
+    pub const FLEET_CA: &str = "CERTWATCH_FLEET_CA";
+    /// The fleet server's password.
+    pub const FLEET_PASSWORD: &str = "CERTWATCH_FLEET_PASSWORD";
+    /// A file holding the fleet server's password.
+    pub const FLEET_PASSWORD_FILE: &str = "CERTWATCH_FLEET_PASSWORD_FILE";
+    /// This machine's network label in the fleet.
+    pub const FLEET_NETWORK: &str = "CERTWATCH_FLEET_NETWORK";
+    /// The organisation secret for `fleet_hash_sites`.
+    pub const FLEET_SECRET_FILE: &str = "CERTWATCH_FLEET_SECRET_FILE";
+    /// This machine's fleet id, replacing the hashed OS machine id.
+    pub const MACHINE_ID: &str = "CERTWATCH_MACHINE_ID";
 }
 
 /// Default connect timeout.
@@ -141,6 +161,8 @@ pub struct Settings {
     /// The CT search service: a crt.sh-compatible search or certspotter's
     /// API (`ct::watch::service_for`); `None`: `ct::watch::DEFAULT_SEARCH_URL`.
     pub ct_search_url: Option<String>,
+    /// Fleet mode (`crate::fleet`), when `fleet_url` is set.
+    pub fleet: Option<crate::fleet::FleetSettings>,
     /// Where the file-valued settings came from.
     pub origins: Origins,
 }
@@ -159,6 +181,7 @@ impl Default for Settings {
             expiry: ExpiryPolicy::default(),
             probe_cache: DEFAULT_PROBE_CACHE,
             ct_search_url: None,
+            fleet: None,
             origins: Origins::default(),
         }
     }
@@ -193,13 +216,17 @@ pub struct Layer {
     pub probe_cache: Option<u32>,
     /// See [`Settings::ct_search_url`].
     pub ct_search_url: Option<String>,
+    /// See [`Settings::fleet`].
+    pub fleet: crate::fleet::FleetLayer,
 }
 
 impl Settings {
     /// Lays `layers` (lowest precedence first) over the defaults.
     pub fn resolve(layers: &[Layer]) -> Settings {
         let mut s = Settings::default();
+        let mut fleet = crate::fleet::FleetLayer::default();
         for l in layers {
+            fleet.over(&l.fleet);
             if l.roots.is_some() {
                 s.origins.roots = l.source;
             }
@@ -225,6 +252,7 @@ impl Settings {
             set(&mut s.probe_cache, l.probe_cache);
             set(&mut s.ct_search_url, l.ct_search_url.clone().map(Some));
         }
+        s.fleet = fleet.resolve();
         s
     }
 }
@@ -277,6 +305,16 @@ impl Layer {
             crit_days: c.crit_days,
             probe_cache: c.probe_cache,
             ct_search_url: c.ct_search_url.clone(),
+            fleet: crate::fleet::FleetLayer {
+                url: c.fleet_url.clone(),
+                ca: c.fleet_ca.clone(),
+                password_file: c.fleet_password_file.clone(),
+                password: None,
+                network: c.fleet_network.clone(),
+                hash_sites: c.fleet_hash_sites,
+                secret_file: c.fleet_secret_file.clone(),
+                machine_id: None,
+            },
         }
     }
 
@@ -345,6 +383,22 @@ impl Layer {
             ct_search_url: var(env::CT_SEARCH_URL)
                 .map(|v| parse_search_url(env::CT_SEARCH_URL, v.trim()))
                 .transpose()?,
+            fleet: crate::fleet::FleetLayer {
+                url: var(env::FLEET_URL)
+                    .map(|v| crate::fleet::parse_url(env::FLEET_URL, &v))
+                    .transpose()?,
+                ca: var(env::FLEET_CA).map(PathBuf::from),
+                password_file: var(env::FLEET_PASSWORD_FILE).map(PathBuf::from),
+                password: e.var(env::FLEET_PASSWORD).map(crate::fleet::Secret),
+                network: var(env::FLEET_NETWORK)
+                    .map(|v| crate::fleet::parse_network(env::FLEET_NETWORK, &v))
+                    .transpose()?,
+                hash_sites: None,
+                secret_file: var(env::FLEET_SECRET_FILE).map(PathBuf::from),
+                machine_id: var(env::MACHINE_ID)
+                    .map(|v| crate::fleet::parse_machine_id(env::MACHINE_ID, v.trim()))
+                    .transpose()?,
+            },
         })
     }
 }

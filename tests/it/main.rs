@@ -20,6 +20,7 @@ mod ct_watch;
 mod ct_watch_daemon;
 mod daemon;
 mod extension;
+mod fleet;
 mod formats;
 mod host;
 mod hostile;

@@ -10,14 +10,13 @@
 //! temp dir), so nothing under /etc is read or touched.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use certwatch_tests::postgres::{chown, free_port, is_root, Postgres};
 use certwatch_tests::{codes, raw_server, starttls_server, stderr, stdout, Ca, Leaf, TestEnv};
 
 fn pki() -> (Ca, Ca, Ca, Ca) {
@@ -347,43 +346,6 @@ fn refusals_floods_and_stalls_are_one_line_errors() {
 
 // ----------------------------------------------------------- real servers
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn key_pem(leaf: &Leaf) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(&leaf.key_der);
-    let lines: Vec<&str> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
-}
-
-fn chown(path: &Path, owner: &str) {
-    let ok = Command::new("chown")
-        .args(["-R", owner])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "chown {owner} {}", path.display());
-}
-
 /// A server process, stopped on drop (`kill -INT`, then SIGKILL after 5 s).
 struct Daemon {
     child: Child,
@@ -436,7 +398,12 @@ impl Drop for Daemon {
 
 /// The records, a re-check, and a CA change after the server restarts with
 /// a certificate from another CA: `start` serves a leaf for `name`.
-fn ca_change(url: &str, name: &str, port: u16, start: &mut dyn FnMut(&Leaf) -> Daemon) {
+fn ca_change(
+    url: &str,
+    name: &str,
+    port: u16,
+    start: &mut dyn FnMut(&Leaf) -> Box<dyn std::any::Any>,
+) {
     let (root_a, int_a, root_b, int_b) = pki();
     let leaves = [int_a.leaf(&[name]), int_b.leaf(&[name])];
     let e = TestEnv::new().public_roots(&[&root_a, &root_b]);
@@ -461,95 +428,23 @@ fn ca_change(url: &str, name: &str, port: u16, start: &mut dyn FnMut(&Leaf) -> D
     assert_eq!(v["anchor"]["name"], "Test Root B", "{v}");
 }
 
-fn postgres_bin() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|d| d.path().join("bin"))
-        .filter(|b| b.join("postgres").is_file() && b.join("initdb").is_file())
-        .collect();
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-    });
-    found.pop()
-}
-
 #[test]
 fn real_postgresql() {
-    let Some(bin) = postgres_bin() else {
-        eprintln!("skipped: no /usr/lib/postgresql/*/bin/postgres (Debian package postgresql)");
+    let extra = [
+        "ssl=on",
+        "ssl_cert_file={dir}/server.crt",
+        "ssl_key_file={dir}/server.key",
+        "fsync=off",
+    ];
+    let Some(mut pg) = Postgres::init(&extra) else {
         return;
     };
-    let root = is_root();
-    if root && Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: running as root and setpriv (util-linux) is missing");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let as_server = |program: &Path| {
-        let mut c = if root {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        c.stdin(Stdio::null());
-        c
-    };
-    if root {
-        chown(dir.path(), "65534:65534");
-    }
-    let init = as_server(&bin.join("initdb"))
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "--locale=C",
-            "-E",
-            "UTF8",
-        ])
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "initdb: {}", stderr(&init));
-    let port = free_port();
-    let mut start = |leaf: &Leaf| {
-        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
-        std::fs::write(&crt, leaf.pem()).unwrap();
-        std::fs::write(&key, key_pem(leaf)).unwrap();
-        // PostgreSQL wants the key private to its owner.
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        if root {
-            chown(&data, "65534:65534");
-        }
-        let log = dir.path().join("postgres.log");
-        let mut cmd = as_server(&bin.join("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-c",
-                "ssl=on",
-                "-c",
-                "fsync=off",
-            ])
-            .arg("-c")
-            .arg(format!("ssl_cert_file={}", crt.display()))
-            .arg("-c")
-            .arg(format!("ssl_key_file={}", key.display()));
-        Daemon::start(&mut cmd, log, port)
+    let port = pg.port;
+    let mut start = |leaf: &Leaf| -> Box<dyn std::any::Any> {
+        pg.kill();
+        pg.tls_files(leaf);
+        pg.start();
+        Box::new(())
     };
     ca_change("postgres://app@db.test/app", "db.test", port, &mut start);
 }
@@ -581,9 +476,9 @@ fn real_exim4() {
         ),
     )
     .unwrap();
-    let mut start = |leaf: &Leaf| {
+    let mut start = |leaf: &Leaf| -> Box<dyn std::any::Any> {
         std::fs::write(d.join("cert.pem"), leaf.pem()).unwrap();
-        std::fs::write(d.join("key.pem"), key_pem(leaf)).unwrap();
+        std::fs::write(d.join("key.pem"), leaf.key_pem()).unwrap();
         // Exim writes its logs and spool as Debian-exim; its config stays root's.
         chown(d, "Debian-exim:");
         chown(&config, "root:");
@@ -591,7 +486,7 @@ fn real_exim4() {
         let mut cmd = Command::new(&exim);
         cmd.args(["-bdf", "-oX", &port.to_string(), "-C"])
             .arg(&config);
-        Daemon::start(&mut cmd, log, port)
+        Box::new(Daemon::start(&mut cmd, log, port))
     };
     ca_change("smtp://mx.test", "mx.test", port, &mut start);
 }

@@ -10,6 +10,7 @@ pub mod ctlog;
 pub mod ctsearch;
 pub mod dns;
 mod pki;
+pub mod postgres;
 mod servers;
 pub mod tiledlog;
 

@@ -189,6 +189,21 @@ impl Leaf {
     pub fn pem(&self) -> String {
         self.chain.iter().map(|d| pem(d)).collect()
     }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        use base64::Engine as _;
+        let b = base64::engine::general_purpose::STANDARD.encode(&self.key_der);
+        let lines: Vec<&str> = b
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
 }
 
 /// PEM-encodes one certificate.

@@ -132,7 +132,7 @@ UNKNOWN: could not check (network error, bad input, bad usage).
 
 /// ENVIRONMENT: the settings' variables by their names in `settings::env`.
 fn environment() -> String {
-    let vars: [(&str, &str); 13] = [
+    let vars: [(&str, &str); 20] = [
         (env::ROOTS, "PEM file of public roots replacing the built\\-in Mozilla set (as \\fB\\-\\-roots\\fR)."),
         (env::LOCAL_ROOTS, "PEM file of local roots replacing the operating system's store (as \\fB\\-\\-local\\-roots\\fR)."),
         (env::LOG_LIST, "CT log\\-list files, separated by \\fB:\\fR (as \\fB\\-\\-log\\-list\\fR)."),
@@ -149,6 +149,13 @@ fn environment() -> String {
             env::CT_SEARCH_URL,
             "The CT search service of ct issuances and CT watches (crt.sh-compatible or certspotter's API).",
         ),
+        (env::FLEET_URL, "Fleet mode: the organisation's PostgreSQL (\\fBpostgresql://\\fR...); off when unset."),
+        (env::FLEET_CA, "PEM roots for the fleet server's TLS (default: the system's roots)."),
+        (env::FLEET_PASSWORD, "The fleet server's password (never needed in config.toml)."),
+        (env::FLEET_PASSWORD_FILE, "A file whose first line is the fleet server's password."),
+        (env::FLEET_NETWORK, "This machine's network label in the fleet."),
+        (env::FLEET_SECRET_FILE, "The organisation's secret for \\fBfleet_hash_sites\\fR."),
+        (env::MACHINE_ID, "This machine's fleet id, replacing the hashed operating-system machine id."),
     ];
     let mut s = String::from(
         ".SH ENVIRONMENT\n\

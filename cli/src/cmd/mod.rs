@@ -8,6 +8,7 @@ pub mod ct_issuances;
 pub mod ct_tail;
 pub mod daemon;
 pub mod extension;
+pub mod fleet;
 pub mod history;
 pub mod inspect;
 pub mod manual;

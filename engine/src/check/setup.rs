@@ -113,6 +113,15 @@ impl Engine {
                 ..CaaConfig::default()
             })));
         }
+        let mut store = store;
+        if let Some(f) = &s.fleet {
+            let fleet = crate::fleet::enrich::FleetEnricher::new(f)
+                .map_err(|e| SetupError(format!("fleet: {e}")))?;
+            enrichers.push(Arc::new(fleet));
+            if let Some(st) = store.as_deref_mut() {
+                st.set_fleet_outbox(true);
+            }
+        }
         let mut engine = Engine {
             classifier: Arc::new(classifier),
             ccadb,

@@ -136,6 +136,17 @@ impl Store {
                 .map_err(map)?;
             }
         }
+        if self.fleet_outbox {
+            super::fleet::queue(
+                &tx,
+                &site.host,
+                site.port,
+                &crate::verdict::fleet::operator_key(ca),
+                &crate::verdict::fleet::ca_name(ca),
+                now,
+            )
+            .map_err(map)?;
+        }
         tx.commit().map_err(map)?;
         Ok(Recorded {
             verdict,

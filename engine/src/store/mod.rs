@@ -23,6 +23,7 @@
 pub mod ct_tail;
 pub mod ct_watch;
 mod error;
+pub mod fleet;
 pub mod history;
 pub mod pins;
 mod schema;
@@ -46,6 +47,8 @@ pub struct Store {
     own_changes: u64,
     /// Set when a corrupt file was moved aside on open.
     pub moved_aside: Option<PathBuf>,
+    /// Queue every recorded sighting for the fleet server (`fleet_url`).
+    fleet_outbox: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -68,6 +71,7 @@ const MODULES: &[(&str, &[&str])] = &[
     ("daemon", watch::MIGRATIONS),
     ("ct_watch", ct_watch::MIGRATIONS),
     ("ct_tail", ct_tail::MIGRATIONS),
+    ("fleet", fleet::MIGRATIONS),
 ];
 
 impl Store {
@@ -128,6 +132,7 @@ impl Store {
             busy_ms,
             own_changes: 0,
             moved_aside: None,
+            fleet_outbox: false,
         };
         s.conn
             .busy_timeout(Duration::from_millis(busy_ms))
@@ -198,6 +203,7 @@ impl Store {
             busy_ms: 0,
             own_changes: 0,
             moved_aside: None,
+            fleet_outbox: false,
         };
         s.migrate()?;
         s.ensure_modules()?;
@@ -207,6 +213,13 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Turns the fleet outbox on: from now on [`Store::observe`] queues
+    /// each sighting (`store::fleet`) in the transaction that records it.
+    /// `Engine::from_settings` calls this when `fleet_url` is set.
+    pub fn set_fleet_outbox(&mut self, on: bool) {
+        self.fleet_outbox = on;
     }
 
     pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {

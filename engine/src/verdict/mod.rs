@@ -10,6 +10,7 @@
 
 mod evidence;
 mod expiry;
+pub mod fleet;
 mod rules;
 mod vocab;
 

@@ -2,6 +2,7 @@
 //! severity, and [`ca_change_severity`] is the one place where evidence
 //! raises or lowers a CA change. Pure: no I/O, no clock.
 
+use super::fleet::Finding;
 use super::vocab::*;
 use crate::ca::CaIdentity;
 use crate::trust::TrustKind;
@@ -19,6 +20,7 @@ pub fn judge(input: &Input<'_>) -> Verdict {
     trust_rules(input, accepted.as_ref(), &mut reasons);
     let previous_ca = history_rules(input, accepted.as_ref(), &mut reasons);
     super::evidence::evidence_rules(input, &mut reasons);
+    super::fleet::fleet_rules(input, &mut reasons);
 
     reasons.sort_by_key(|r| std::cmp::Reverse(r.severity));
     let severity = reasons
@@ -483,6 +485,8 @@ fn key_change_rule(input: &Input<'_>, reasons: &mut Vec<Reason>) {
 /// * local or untrusted chain: critical;
 /// * pin violation, CAA forbids, or a public chain that fails CT: critical;
 /// * public, CT-compliant, pin ok or CAA allows/none: info (a logged, allowed switch);
+/// * the fleet agrees (`fleet_agrees`): info; no machine of the fleet ever
+///   saw the new operator while others see another (`fleet_outlier`): critical;
 /// * otherwise (no evidence either way): warning.
 ///
 /// A change to a CA that copies the previous CA's brand
@@ -502,8 +506,12 @@ pub fn ca_change_severity(input: &Input<'_>) -> Severity {
         || e.ct
             .as_ref()
             .is_some_and(|c| !c.compliant && c.unknown_log == 0)
+        || matches!(super::fleet::finding(input), Finding::Outlier { .. })
     {
         return Severity::Critical;
+    }
+    if matches!(super::fleet::finding(input), Finding::Agrees { .. }) {
+        return Severity::Info;
     }
     let ct_ok = e.ct.as_ref().is_some_and(|c| c.compliant);
     let pin_ok = matches!(e.pin, Some(PinEvidence::Ok { .. }));

@@ -105,6 +105,12 @@ pub enum Code {
     FirstSeenCtUnfamiliar,
     /// A CT watch found an issuance from a CA operator the site never used.
     CtUnfamiliarIssuer,
+    /// No other machine of the fleet ever saw this CA operator for the site,
+    /// while others recently saw another (`verdict::fleet`).
+    FleetOutlier,
+    /// Most machines of the fleet that checked the site recently see the
+    /// same CA operator.
+    FleetAgrees,
 }
 
 impl Code {
@@ -141,6 +147,8 @@ impl Code {
             Code::FirstSeenCtFamiliar => "first_seen_ct_familiar",
             Code::FirstSeenCtUnfamiliar => "first_seen_ct_unfamiliar",
             Code::CtUnfamiliarIssuer => "ct_unfamiliar_issuer",
+            Code::FleetOutlier => "fleet_outlier",
+            Code::FleetAgrees => "fleet_agrees",
         }
     }
 }
@@ -319,6 +327,8 @@ pub struct Evidence {
     pub expiry: Option<super::expiry::ExpiryPolicy>,
     /// An intermediate on the verified public path that CCADB does not list.
     pub undisclosed: Option<crate::ccadb::disclosure::Missing>,
+    /// What the organisation's other machines saw of the site (fleet mode).
+    pub fleet: Option<super::fleet::FleetEvidence>,
 }
 
 /// Everything the judge looks at.

@@ -70,6 +70,11 @@ pub(crate) struct Daemon {
 }
 
 pub(crate) fn start_daemon(e: &TestEnv, bus: Option<&str>) -> Daemon {
+    start_daemon_env(e, bus, &[])
+}
+
+/// [`start_daemon`] with extra environment variables.
+pub(crate) fn start_daemon_env(e: &TestEnv, bus: Option<&str>, env: &[(&str, &str)]) -> Daemon {
     let stderr = e
         .dir
         .path()
@@ -80,7 +85,8 @@ pub(crate) fn start_daemon(e: &TestEnv, bus: Option<&str>) -> Daemon {
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).unwrap());
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .envs(env.iter().copied());
     match bus {
         Some(a) => c.env("DBUS_SESSION_BUS_ADDRESS", a),
         None => c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
