@@ -217,6 +217,7 @@ fn outliers(ctx: &Ctx, f: &FleetSettings, a: FleetOutliersArgs) -> Result<Status
                         "operator": o.operator,
                         "ca_name": o.ca_name,
                         "machine_id": o.machine_id,
+                        "network": o.network,
                         "last_seen": rfc3339(o.last_seen),
                         "others": o.others,
                     })
@@ -228,8 +229,13 @@ fn outliers(ctx: &Ctx, f: &FleetSettings, a: FleetOutliersArgs) -> Result<Status
         out(&format!("no outliers in the last {} days", a.days))?;
     } else {
         for o in &list {
+            let network = if o.network.is_empty() {
+                String::new()
+            } else {
+                format!(" on network {}", sanitize(&o.network))
+            };
             out(&format!(
-                "{}: machine {} alone saw {} (last {}), while {} other machines see another CA",
+                "{}: machine {}{network} alone saw {} (last {}), while {} other machines see another CA",
                 sanitize(&name(&o.site)),
                 sanitize(&o.machine_id),
                 sanitize(&o.ca_name),

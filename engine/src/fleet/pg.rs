@@ -70,6 +70,8 @@ pub struct Outlier {
     pub ca_name: String,
     /// The machine.
     pub machine_id: String,
+    /// Its network label.
+    pub network: String,
     /// Unix seconds.
     pub last_seen: i64,
     /// Other machines that recently saw another operator.
@@ -411,7 +413,7 @@ impl Fleet {
             Box::pin(async move {
                 let rows = c
                     .query(
-                        "SELECT site, operator, ca_name, machine_id,
+                        "SELECT site, operator, ca_name, machine_id, network,
                                 extract(epoch FROM last_seen)::int8, others
                            FROM certwatch.outliers(to_timestamp($1::int8))",
                         &[&since],
@@ -425,8 +427,9 @@ impl Fleet {
                         operator: r.get(1),
                         ca_name: r.get(2),
                         machine_id: r.get(3),
-                        last_seen: r.get(4),
-                        others: r.get(5),
+                        network: r.get(4),
+                        last_seen: r.get(5),
+                        others: r.get(6),
                     })
                     .collect())
             })

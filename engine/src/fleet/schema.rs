@@ -69,15 +69,15 @@ $$;
 -- least two other machines saw another operator since p_since.
 CREATE FUNCTION certwatch.outliers(p_since timestamptz)
 RETURNS TABLE (site text, operator text, ca_name text, machine_id text,
-               last_seen timestamptz, others bigint)
+               network text, last_seen timestamptz, others bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = certwatch, pg_temp AS $$
     WITH per AS (
         SELECT s.site, s.operator, max(s.ca_name) AS ca_name,
                count(DISTINCT s.machine_id) AS n, min(s.machine_id) AS m,
-               max(s.seen_at) AS last
+               max(s.network) AS network, max(s.seen_at) AS last
           FROM sightings s GROUP BY s.site, s.operator
     ), judged AS (
-        SELECT p.site, p.operator, p.ca_name, p.m, p.last,
+        SELECT p.site, p.operator, p.ca_name, p.m, p.network, p.last,
                (SELECT count(DISTINCT r.machine_id) FROM sightings r
                  WHERE r.site = p.site AND r.operator <> p.operator
                    AND r.machine_id <> p.m AND r.seen_at >= p_since) AS others

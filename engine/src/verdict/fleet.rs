@@ -133,8 +133,13 @@ pub fn assess(view: &FleetView, mine: &str) -> Finding {
     Finding::Nothing
 }
 
-/// The finding of this check's fleet evidence, if any.
+/// The finding of this check's fleet evidence, if any. A local root the
+/// user acknowledged as their network's proxy (`accept-interceptor`) is
+/// expected to differ from what machines elsewhere see: no finding.
 pub(super) fn finding(input: &Input<'_>) -> Finding {
+    if input.evidence.interceptor_accepted.is_some() {
+        return Finding::Nothing;
+    }
     match &input.evidence.fleet {
         Some(FleetEvidence::View(v)) => assess(v, &operator_key(input.ca)),
         _ => Finding::Nothing,
@@ -172,7 +177,81 @@ pub(super) fn fleet_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{corp, digicert, le, row, run_rows, seen, DAY, NOW};
     use super::*;
+
+    fn evidence(ops: &[FleetOperator], recent: u32) -> Evidence {
+        Evidence {
+            fleet: Some(FleetEvidence::View(view(ops, recent))),
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn judge_rows_with_fleet_evidence() {
+        let soon = NOW + 5 * DAY;
+        let isrg = || op("ISRG", 3, 3);
+        let mut rows = Vec::new();
+        let mut r = row(
+            "a first contact from a CA the fleet never saw: critical",
+            vec![],
+            digicert(),
+            Severity::Critical,
+            &["first_seen", "fleet_outlier"],
+        );
+        r.evidence = evidence(&[isrg()], 3);
+        rows.push(r);
+        let mut r = row(
+            "a lone CA change the fleet agrees with: info",
+            vec![seen("old", digicert(), 80, soon)],
+            le("R10"),
+            Severity::Info,
+            &["ca_changed", "fleet_agrees"],
+        );
+        r.evidence = evidence(&[isrg()], 3);
+        rows.push(r);
+        let mut r = row(
+            "a CA change to an operator nobody else sees: critical",
+            vec![seen("old", le("R10"), 80, soon)],
+            digicert(),
+            Severity::Critical,
+            &["ca_changed", "fleet_outlier"],
+        );
+        r.evidence = evidence(&[isrg()], 3);
+        rows.push(r);
+        let mut r = row(
+            "a CDN's second CA the fleet saw before: a plain warning, no outlier",
+            vec![seen("old", le("R10"), 80, soon)],
+            digicert(),
+            Severity::Warning,
+            &["ca_changed"],
+        );
+        r.evidence = evidence(&[isrg(), op("DigiCert Inc", 1, 0)], 3);
+        r.not_codes = &["fleet_outlier", "fleet_agrees"];
+        rows.push(r);
+        let mut r = row(
+            "the fleet unavailable: no evidence either way",
+            vec![seen("old", le("R10"), 80, soon)],
+            digicert(),
+            Severity::Warning,
+            &["ca_changed"],
+        );
+        r.evidence.fleet = Some(FleetEvidence::Unavailable("down".into()));
+        r.not_codes = &["fleet_outlier", "fleet_agrees"];
+        rows.push(r);
+        let mut r = row(
+            "the network's acknowledged proxy is not an outlier",
+            vec![],
+            corp(),
+            Severity::Info,
+            &["first_seen", "local_root"],
+        );
+        r.evidence = evidence(&[isrg()], 3);
+        r.evidence.interceptor_accepted = Some("office".into());
+        r.not_codes = &["fleet_outlier"];
+        rows.push(r);
+        run_rows(rows);
+    }
 
     fn op(name: &str, machines: u32, recent: u32) -> FleetOperator {
         FleetOperator {

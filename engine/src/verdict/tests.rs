@@ -6,10 +6,10 @@ use crate::ccadb::disclosure::OperatorSource;
 use crate::model::CertInfo;
 use crate::trust::{Anchor, Trust, TrustKind};
 
-const NOW: i64 = 1_800_000_000;
-const DAY: i64 = 86_400;
+pub(super) const NOW: i64 = 1_800_000_000;
+pub(super) const DAY: i64 = 86_400;
 
-fn ca(
+pub(super) fn ca(
     owner: &str,
     root: &str,
     org: &str,
@@ -31,7 +31,7 @@ fn ca(
     }
 }
 
-fn le(inter: &str) -> CaIdentity {
+pub(super) fn le(inter: &str) -> CaIdentity {
     ca(
         "ISRG",
         "ISRG Root X1",
@@ -41,7 +41,7 @@ fn le(inter: &str) -> CaIdentity {
         TrustKind::Public,
     )
 }
-fn digicert() -> CaIdentity {
+pub(super) fn digicert() -> CaIdentity {
     ca(
         "DigiCert Inc",
         "DigiCert Global Root G2",
@@ -51,7 +51,7 @@ fn digicert() -> CaIdentity {
         TrustKind::Public,
     )
 }
-fn corp() -> CaIdentity {
+pub(super) fn corp() -> CaIdentity {
     ca(
         "Corp IT",
         "Corp Root",
@@ -89,7 +89,7 @@ fn leaf(fp: &str, not_after: i64) -> CertInfo {
     }
 }
 
-fn seen(fp: &str, ca: CaIdentity, days_ago: i64, not_after: i64) -> PastSighting {
+pub(super) fn seen(fp: &str, ca: CaIdentity, days_ago: i64, not_after: i64) -> PastSighting {
     PastSighting {
         leaf_sha256: fp.into(),
         leaf_spki: format!("leafkey:{fp}"),
@@ -118,7 +118,7 @@ fn trust(kind: TrustKind) -> Trust {
     }
 }
 
-struct Row {
+pub(super) struct Row {
     name: &'static str,
     history: Vec<PastSighting>,
     accepted: Vec<CaIdentity>,
@@ -127,13 +127,13 @@ struct Row {
     leaf_not_after: i64,
     ca: CaIdentity,
     trust: Trust,
-    evidence: Evidence,
+    pub(super) evidence: Evidence,
     want: Severity,
     codes: &'static [&'static str],
-    not_codes: &'static [&'static str],
+    pub(super) not_codes: &'static [&'static str],
 }
 
-fn row(
+pub(super) fn row(
     name: &'static str,
     history: Vec<PastSighting>,
     ca: CaIdentity,
@@ -521,7 +521,11 @@ fn judge_table() {
     r.ct_seed = vec![digicert()];
     r.not_codes = &["first_seen_ct_unfamiliar", "first_seen_ct_familiar"];
     rows.push(r);
+    run_rows(rows);
+}
 
+/// Judges each row and checks its severity and codes.
+pub(super) fn run_rows(rows: Vec<Row>) {
     for r in rows {
         let history = History {
             sightings: r.history.clone(),
