@@ -446,3 +446,44 @@ fn tls_to_the_server_with_a_given_ca_and_hashed_site_names() {
         stderr(&out)
     );
 }
+
+#[test]
+fn fleet_settings_errors_are_one_line_and_fleet_mode_is_off_by_default() {
+    let w = World::new();
+    let off = Machine::new(&w, "m", "");
+    let out = off.run(&["fleet", "status"]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("fleet mode is off"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = Machine::new(&w, "m", "fleet_url = \"postgresql://x@h:notaport/db\"");
+    let srv = TlsServer::start(&w.le_i.leaf(&["a.test"]));
+    let out = bad.run(&[
+        "check",
+        "a.test",
+        "--connect",
+        &format!("127.0.0.1:{}", srv.port()),
+    ]);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("fleet_url") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = off
+        .env
+        .cmd()
+        .env("CERTWATCH_MACHINE_ID", "no spaces allowed")
+        .env("CERTWATCH_FLEET_URL", "postgresql://x@127.0.0.1/db")
+        .args(["fleet", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("CERTWATCH_MACHINE_ID"),
+        "{}",
+        stderr(&out)
+    );
+}
