@@ -118,9 +118,11 @@ impl Engine {
             let fleet = crate::fleet::enrich::FleetEnricher::new(f)
                 .map_err(|e| SetupError(format!("fleet: {e}")))?;
             enrichers.push(Arc::new(fleet));
-            if let Some(st) = store.as_deref_mut() {
-                st.set_fleet_outbox(true);
-            }
+        }
+        // The outbox follows the settings (also off again after a reload
+        // without `fleet_url`).
+        if let Some(st) = store.as_deref_mut() {
+            st.set_fleet_outbox(s.fleet.is_some());
         }
         let mut engine = Engine {
             classifier: Arc::new(classifier),

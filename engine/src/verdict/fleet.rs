@@ -156,7 +156,8 @@ pub(super) fn fleet_rules(input: &Input<'_>, reasons: &mut Vec<Reason>) {
             format!(
                 "{others} other machines of the fleet saw this site from {} in the last 7 days; \
                  none ever saw it from {} as this machine does: interception on this \
-                 machine or its network?",
+                 machine or its network? (If the site has just switched CAs, the other \
+                 machines will see the new one too, and this finding goes away.)",
                 seen.join(", "),
                 ca_name(input.ca)
             ),
