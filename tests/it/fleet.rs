@@ -373,6 +373,43 @@ fn a_machine_role_writes_only_its_own_rows() {
     let out = m1.run(&["fleet", "site", "mail.test", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json_line(&out)["operators"][0]["machines"], 2);
+
+    // With password authentication, the password comes from the
+    // environment or a file, never from config.toml.
+    pg.psql("ALTER ROLE m1 PASSWORD 'correct horse battery'");
+    std::fs::write(
+        pg.data().join("pg_hba.conf"),
+        "local all all trust\nhost all postgres 127.0.0.1/32 trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    pg.psql("SELECT pg_reload_conf()");
+    let pw_srv = TlsServer::start(&w.le_i.leaf(&["pw.test"]));
+    m1.check("pw.test", &pw_srv);
+    let out = m1.run(&["fleet", "push"]);
+    assert_eq!(code(&out), 3, "no password: refused");
+    assert!(stderr(&out).contains("password"), "{}", stderr(&out));
+    let out = m1
+        .env
+        .cmd()
+        .env("CERTWATCH_MACHINE_ID", "machine-1")
+        .env("CERTWATCH_FLEET_PASSWORD", "correct horse battery")
+        .args(["fleet", "push", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let pw = m1.env.write("fleet-password", "correct horse battery\n");
+    let from_file = Machine::new(
+        &w,
+        "machine-1",
+        &format!(
+            "{}\nfleet_password_file = {:?}",
+            fleet_conf(&pg.url("m1")),
+            pw.display().to_string()
+        ),
+    );
+    from_file.check("pw.test", &pw_srv);
+    assert_eq!(from_file.push()["sent"], 1);
 }
 
 #[test]
