@@ -219,6 +219,19 @@ fn three_machines_outlier_agreement_and_the_site_view() {
     assert!(codes(&v).contains(&"fleet_agrees".into()), "{v}");
     assert!(codes(&v).contains(&"ca_changed".into()), "{v}");
     assert_eq!(v["severity"], "info", "{v}");
+
+    // What another member wrote is bounded when read back.
+    pg.psql(
+        "INSERT INTO certwatch.sightings (machine_id, sighting_id, site, operator, ca_name, seen_at)
+         SELECT 'loud', 's' || i, 'bank.test:443', 'op' || i, repeat('A', 100000), now()
+           FROM generate_series(1, 200) AS i",
+    );
+    let (_, v) = m[0].check("bank.test", &bank_le);
+    let ops = v["fleet"]["operators"].as_array().unwrap();
+    assert!(ops.len() <= 64, "{}", ops.len());
+    assert!(ops
+        .iter()
+        .all(|o| o["ca_name"].as_str().unwrap().chars().count() <= 257));
 }
 
 #[test]

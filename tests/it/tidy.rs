@@ -41,7 +41,7 @@ const FORBIDDEN: &[Forbidden] = &[
         sample: "use rusqlite::Connection;",
     },
     Forbidden {
-        rule: "only the prober, the CAA resolver and the fetch module touch the network",
+        rule: "only the prober, the CAA resolver and the fetch module touch the network (and the fleet edge, by the rule below)",
         patterns: &[
             "TcpStream",
             "TcpListener",
@@ -59,6 +59,13 @@ const FORBIDDEN: &[Forbidden] = &[
         ],
         scope: Scope::NonTest,
         sample: "let s = std::net::TcpStream::connect(addr)?;",
+    },
+    Forbidden {
+        rule: "only the fleet's edge (engine/src/fleet/pg.rs) talks to PostgreSQL",
+        patterns: &["tokio_postgres", "tokio_postgres_rustls"],
+        allowed: &["engine/src/fleet/pg.rs", "engine/examples/fleet_load.rs"],
+        scope: Scope::NonTest,
+        sample: "let (c, conn) = tokio_postgres::connect(url, NoTls).await?;",
     },
     Forbidden {
         rule: "only the IPC client and the daemon's server use Unix sockets",

@@ -21,6 +21,8 @@ pub mod outbox;
 pub mod pg;
 pub mod schema;
 
+pub use pg::{parse_url, redacted};
+
 use std::path::{Path, PathBuf};
 
 use crate::probe::target::Site;
@@ -110,15 +112,6 @@ pub struct FleetSettings {
     pub secret_file: Option<PathBuf>,
     /// Machine id override.
     pub machine_id: Option<String>,
-}
-
-/// Checks a `fleet_url`: a `postgres://` / `postgresql://` URL or libpq
-/// key=value string that tokio-postgres reads.
-pub fn parse_url(what: &str, v: &str) -> Result<String, String> {
-    let v = v.trim();
-    v.parse::<tokio_postgres::Config>()
-        .map_err(|e| format!("{what}: not a PostgreSQL connection string: {e}"))?;
-    Ok(v.to_string())
 }
 
 /// Checks a machine id override: 1–64 of `[A-Za-z0-9._:-]`.
@@ -229,30 +222,6 @@ pub fn site_key(site: &Site, secret: Option<&[u8]>) -> String {
             let tag = ring::hmac::sign(&key, clear.as_bytes());
             format!("h:{}", crate::model::hex(tag.as_ref()))
         }
-    }
-}
-
-/// The URL without its password, for people.
-pub fn redacted(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
-        Ok(c) => {
-            let hosts: Vec<String> = c
-                .get_hosts()
-                .iter()
-                .map(|h| match h {
-                    tokio_postgres::config::Host::Tcp(t) => t.clone(),
-                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-                })
-                .collect();
-            format!(
-                "postgresql://{}@{}:{}/{}",
-                c.get_user().unwrap_or(""),
-                hosts.join(","),
-                c.get_ports().first().copied().unwrap_or(5432),
-                c.get_dbname().unwrap_or("")
-            )
-        }
-        Err(_) => "(unreadable fleet_url)".into(),
     }
 }
 

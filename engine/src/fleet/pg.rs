@@ -368,8 +368,9 @@ impl Fleet {
                         "SELECT operator, ca_name, machines, recent_machines,
                                 extract(epoch FROM first_seen)::int8, extract(epoch FROM last_seen)::int8,
                                 site_recent
-                           FROM certwatch.site_view($1, $2, to_timestamp($3::int8))",
-                        &[&site, &exclude, &since],
+                           FROM certwatch.site_view($1, $2, to_timestamp($3::int8))
+                          LIMIT $4",
+                        &[&site, &exclude, &since, &(MAX_OPERATORS as i64)],
                     )
                     .await
                     .map_err(pg_err)?;
@@ -377,8 +378,8 @@ impl Fleet {
                 for r in rows {
                     v.recent_machines = count(r.get::<_, i64>(6));
                     v.operators.push(FleetOperator {
-                        operator: r.get(0),
-                        ca_name: r.get(1),
+                        operator: bounded(r.get(0)),
+                        ca_name: bounded(r.get(1)),
                         machines: count(r.get::<_, i64>(2)),
                         recent_machines: count(r.get::<_, i64>(3)),
                         first_seen: r.get(4),
@@ -415,7 +416,8 @@ impl Fleet {
                     .query(
                         "SELECT site, operator, ca_name, machine_id, network,
                                 extract(epoch FROM last_seen)::int8, others
-                           FROM certwatch.outliers(to_timestamp($1::int8))",
+                           FROM certwatch.outliers(to_timestamp($1::int8))
+                          LIMIT 1000",
                         &[&since],
                     )
                     .await
@@ -423,11 +425,11 @@ impl Fleet {
                 Ok(rows
                     .into_iter()
                     .map(|r| Outlier {
-                        site: r.get(0),
-                        operator: r.get(1),
-                        ca_name: r.get(2),
-                        machine_id: r.get(3),
-                        network: r.get(4),
+                        site: bounded(r.get(0)),
+                        operator: bounded(r.get(1)),
+                        ca_name: bounded(r.get(2)),
+                        machine_id: bounded(r.get(3)),
+                        network: bounded(r.get(4)),
                         last_seen: r.get(5),
                         others: r.get(6),
                     })
@@ -463,6 +465,55 @@ impl Fleet {
     }
 }
 
+/// Checks a `fleet_url`: a `postgres://` / `postgresql://` URL or libpq
+/// key=value string that tokio-postgres reads.
+pub fn parse_url(what: &str, v: &str) -> Result<String, String> {
+    let v = v.trim();
+    v.parse::<tokio_postgres::Config>()
+        .map_err(|e| format!("{what}: not a PostgreSQL connection string: {e}"))?;
+    Ok(v.to_string())
+}
+
+/// The URL without its password, for people.
+pub fn redacted(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(c) => {
+            let hosts: Vec<String> = c
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(t) => t.clone(),
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect();
+            format!(
+                "postgresql://{}@{}:{}/{}",
+                c.get_user().unwrap_or(""),
+                hosts.join(","),
+                c.get_ports().first().copied().unwrap_or(5432),
+                c.get_dbname().unwrap_or("")
+            )
+        }
+        Err(_) => "(unreadable fleet_url)".into(),
+    }
+}
+
+/// What other machines wrote is kept to [`MAX_TEXT`] characters: a
+/// member cannot make every check carry a megabyte of CA name.
+fn bounded(s: String) -> String {
+    if s.chars().count() <= MAX_TEXT {
+        s
+    } else {
+        s.chars().take(MAX_TEXT).chain(['…']).collect()
+    }
+}
+
+/// The longest text taken from the server.
+pub const MAX_TEXT: usize = 256;
+
+/// At most this many CA operators per site are read (the most seen first).
+pub const MAX_OPERATORS: usize = 64;
+
 fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -489,7 +540,7 @@ async fn connect(
 /// its causes.
 fn pg_err(e: tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        return format!("{} ({})", db.message(), db.code().code());
+        return crate::sanitize::sanitize(&format!("{} ({})", db.message(), db.code().code()));
     }
     let mut s = e.to_string();
     let mut src = std::error::Error::source(&e);
