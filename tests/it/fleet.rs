@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use certwatch_tests::postgres::Postgres;
 use certwatch_tests::{
-    ccadb_csv, code, codes, json_line, raw_server, stderr, stdout, Ca, Disclosure, TestEnv,
-    TlsServer,
+    ccadb_csv, code, codes, delay_proxy, json_line, raw_server, stderr, stdout, Ca, Disclosure,
+    TestEnv, TlsServer,
 };
 use serde_json::Value;
 
@@ -232,6 +232,46 @@ fn three_machines_outlier_agreement_and_the_site_view() {
     assert!(ops
         .iter()
         .all(|o| o["ca_name"].as_str().unwrap().chars().count() <= 257));
+}
+
+#[test]
+fn a_one_shot_check_over_a_slow_network_still_gets_the_consensus() {
+    let Some(pg) = Postgres::new(&["fsync=off"]) else {
+        return;
+    };
+    let w = World::new();
+    let srv = TlsServer::start(&w.le_i.leaf(&["far.test"]));
+    for id in ["near-1", "near-2"] {
+        let m = Machine::new(&w, id, &fleet_conf(&pg.url("postgres")));
+        m.check("far.test", &srv);
+        m.push();
+    }
+    // 100 ms round trips to the fleet server: connecting (SSLRequest,
+    // startup, the schema check) takes 300 ms, more than the 200 ms a
+    // check waits. The connection is made while the site is probed (here
+    // over 600 ms round trips), so the check waits only for the query.
+    let pg_addr: std::net::SocketAddr = format!("127.0.0.1:{}", pg.port).parse().unwrap();
+    let slow_pg = delay_proxy(pg_addr, Duration::from_millis(50));
+    let slow_site = delay_proxy(
+        format!("127.0.0.1:{}", srv.port()).parse().unwrap(),
+        Duration::from_millis(300),
+    );
+    let far = Machine::new(
+        &w,
+        "far-away",
+        &fleet_conf(&format!("postgresql://postgres@{slow_pg}/postgres")),
+    );
+    let out = far.run(&[
+        "check",
+        "far.test",
+        "--json",
+        "--connect",
+        &slow_site.to_string(),
+    ]);
+    let v = json_line(&out);
+    assert_eq!(v["fleet"]["status"], "ok", "{v}");
+    assert_eq!(v["fleet"]["recent_machines"], 2, "{v}");
+    assert!(codes(&v).contains(&"fleet_agrees".into()), "{v}");
 }
 
 #[test]

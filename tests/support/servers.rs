@@ -170,6 +170,37 @@ pub fn raw_server(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> Socket
     addr
 }
 
+/// A TCP forwarder to `upstream` that holds every chunk for `delay` before
+/// passing it on, both ways: a slow network on loopback.
+pub fn delay_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+    fn forward(mut from: TcpStream, mut to: TcpStream, delay: std::time::Duration) {
+        let mut buf = [0u8; 16384];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                    return;
+                }
+                Ok(n) => {
+                    std::thread::sleep(delay);
+                    if to.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    raw_server(move |client| {
+        let Ok(server) = TcpStream::connect(upstream) else {
+            return;
+        };
+        let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let t = std::thread::spawn(move || forward(c2, s2, delay));
+        forward(server, client, delay);
+        let _ = t.join();
+    })
+}
+
 /// A minimal HTTP CONNECT proxy on 127.0.0.1 that records the targets asked for.
 pub struct ConnectProxy {
     /// Where it listens.

@@ -120,6 +120,9 @@ pub trait Enricher: Send + Sync {
     /// Whether `first` (judged against `history` with the evidence so far)
     /// calls for this enricher.
     fn wanted(&self, evidence: &Evidence, history: &History, first: &Verdict) -> bool;
+    /// Starts slow set-up (a connection) in the background when a probe
+    /// starts, so that [`Enricher::enrich`] waits less. Must not block.
+    fn warm(&self) {}
     /// Adds what it finds to `evidence`. An error is one line for the user
     /// and gives no evidence (it never makes a verdict worse).
     fn enrich(
@@ -237,6 +240,9 @@ impl Engine {
         starttls: Option<StartTls>,
         env: &dyn Env,
     ) -> Result<Probed, CheckError> {
+        for e in &self.enrichers {
+            e.warm();
+        }
         let mut cfg = self.probe.clone();
         cfg.starttls = starttls;
         if let Some(c) = connect {

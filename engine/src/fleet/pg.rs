@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls};
 
 use super::schema::{MIGRATIONS, VERSION};
@@ -212,6 +213,13 @@ impl Fleet {
         }
     }
 
+    /// Connects (if not connected) and checks the schema, within `within`.
+    pub fn connect(&mut self, within: Duration) -> Result<(), FleetError> {
+        let end = Instant::now() + within;
+        self.call(end, |_| Box::pin(async { Ok(()) }))?;
+        self.ensure_schema(end)
+    }
+
     /// Brings the schema to [`VERSION`] (as its owner), returning the
     /// version found and the version now.
     pub fn migrate(&mut self, within: Duration) -> Result<(i32, i32), FleetError> {
@@ -363,14 +371,22 @@ impl Fleet {
         let (site, exclude) = (site.to_string(), exclude.to_string());
         self.call(end, move |c| {
             Box::pin(async move {
+                // Typed: one round trip (no separate prepare), as a check
+                // waits for it.
+                let limit = MAX_OPERATORS as i64;
                 let rows = c
-                    .query(
+                    .query_typed(
                         "SELECT operator, ca_name, machines, recent_machines,
                                 extract(epoch FROM first_seen)::int8, extract(epoch FROM last_seen)::int8,
                                 site_recent
                            FROM certwatch.site_view($1, $2, to_timestamp($3::int8))
                           LIMIT $4",
-                        &[&site, &exclude, &since, &(MAX_OPERATORS as i64)],
+                        &[
+                            (&site, Type::TEXT),
+                            (&exclude, Type::TEXT),
+                            (&since, Type::INT8),
+                            (&limit, Type::INT8),
+                        ],
                     )
                     .await
                     .map_err(pg_err)?;
