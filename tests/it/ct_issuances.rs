@@ -88,7 +88,7 @@ fn crtsh_issuances_are_judged_by_key_and_merged() {
     let (fin, pre) = w.search.issue(&w.good, 1, &["www.example.test"], 90, true);
     w.search
         .issue(&w.rogue, 2, &["login.example.test"], 90, true);
-    w.search.issue(&w.good, 1, &["old.example.test"], 1, true);
+    w.search.issue(&w.good, 1, &["old.example.test"], 2, true);
     let _ = &w.root;
     let (url, _) = crtsh_server(w.search.clone());
 

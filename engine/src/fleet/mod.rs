@@ -19,6 +19,7 @@
 pub mod enrich;
 pub mod outbox;
 pub mod pg;
+pub mod rows;
 pub mod schema;
 
 pub use pg::{parse_url, redacted};
