@@ -137,8 +137,16 @@ fn three_machines_outlier_agreement_and_the_site_view() {
     };
     let w = World::new();
     let conf = fleet_conf(&pg.url("postgres"));
+    // The third machine is on the hotel's network.
     let m: Vec<Machine> = (1..=4)
-        .map(|i| Machine::new(&w, &format!("machine-{i}"), &conf))
+        .map(|i| {
+            let extra = if i == 3 {
+                "\nfleet_network = \"hotel wifi\""
+            } else {
+                ""
+            };
+            Machine::new(&w, &format!("machine-{i}"), &format!("{conf}{extra}"))
+        })
         .collect();
     let bank_le = TlsServer::start(&w.le_i.leaf(&["bank.test"]));
     let bank_beta = TlsServer::start(&w.beta_i.leaf(&["bank.test"]));
@@ -196,6 +204,7 @@ fn three_machines_outlier_agreement_and_the_site_view() {
     let list = json_line(&out);
     assert_eq!(list[0]["machine_id"], "machine-3", "{list}");
     assert_eq!(list[0]["site"], "bank.test:443", "{list}");
+    assert_eq!(list[0]["network"], "hotel wifi", "{list}");
 
     // A lone CA change that the fleet agrees with is info, not a warning.
     let shop_beta = TlsServer::start(&w.beta_i.leaf(&["shop.test"]));
