@@ -273,6 +273,8 @@ fn role(a: FleetRoleArgs) -> Result<Status> {
     if let Some(m) = &a.machine {
         fleet::parse_machine_id("--machine", m).map_err(|e| anyhow!(e))?;
     }
-    print!("{}", schema::role_sql(&a.role, a.machine.as_deref()));
+    for line in schema::role_sql(&a.role, a.machine.as_deref()).lines() {
+        out(line)?;
+    }
     Ok(Status::Ok)
 }
