@@ -478,13 +478,7 @@ fn a_machine_role_writes_only_its_own_rows() {
 fn tls_to_the_server_with_a_given_ca_and_hashed_site_names() {
     let w = World::new();
     let pki = Ca::root("Fleet DB CA", "Example Org");
-    let extra = [
-        "ssl=on",
-        "ssl_cert_file={dir}/server.crt",
-        "ssl_key_file={dir}/server.key",
-        "fsync=off",
-    ];
-    let Some(mut pg) = Postgres::init(&extra) else {
+    let Some(mut pg) = Postgres::init_tls() else {
         return;
     };
     pg.tls_files(&pki.leaf(&["localhost"]));

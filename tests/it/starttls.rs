@@ -430,13 +430,7 @@ fn ca_change(
 
 #[test]
 fn real_postgresql() {
-    let extra = [
-        "ssl=on",
-        "ssl_cert_file={dir}/server.crt",
-        "ssl_key_file={dir}/server.key",
-        "fsync=off",
-    ];
-    let Some(mut pg) = Postgres::init(&extra) else {
+    let Some(mut pg) = Postgres::init_tls() else {
         return;
     };
     let port = pg.port;

@@ -122,6 +122,18 @@ impl Postgres {
         Some(pg)
     }
 
+    /// [`Postgres::init`] with TLS on, from `server.crt` / `server.key` in
+    /// its directory (write them with [`Postgres::tls_files`] before
+    /// [`Postgres::start`]).
+    pub fn init_tls() -> Option<Postgres> {
+        Postgres::init(&[
+            "ssl=on",
+            "ssl_cert_file={dir}/server.crt",
+            "ssl_key_file={dir}/server.key",
+            "fsync=off",
+        ])
+    }
+
     /// Writes `leaf` as `server.crt` / `server.key` in [`Postgres::dir`]
     /// (the key private to the server's user, as PostgreSQL wants).
     pub fn tls_files(&self, leaf: &crate::Leaf) {
